@@ -1,0 +1,135 @@
+"""After the bulk load: indexes, campaign figures, summaries, a clean file.
+
+Each step is idempotent and commits on its own, and the build is only
+marked complete at the very end: a build killed here is finished by running
+it again, and until then `tei_meta.build_state` says `building`.
+"""
+from . import catalogue, summaries
+from .schema import ensure_indexes, now, set_meta
+
+# Column list shared by the users table and the profile columns of tweets.
+_PROFILE = (
+    "user_display_name, user_screen_name, user_reported_location, "
+    "user_profile_description, user_profile_url, follower_count, following_count, "
+    "account_creation_date, account_language"
+)
+
+
+def finish(conn, progress):
+    progress.message("Creating indexes")
+    conn.execute("BEGIN")
+    ensure_indexes(conn)
+    conn.execute("COMMIT")
+    dirty = [row[0] for row in conn.execute("SELECT campaign FROM tei_dirty ORDER BY campaign")]
+    for campaign in dirty:
+        progress.message(f"Summarising {campaign}")
+        conn.execute("BEGIN")
+        add_users_seen_only_in_tweets(conn, campaign)
+        update_campaign(conn, campaign)
+        summaries.refresh(conn, campaign)
+        conn.execute("DELETE FROM tei_dirty WHERE campaign = ?", (campaign,))
+        conn.execute("COMMIT")
+    conn.execute("BEGIN")
+    # Statistics for the query planner, sampled so that it stays quick.
+    conn.execute("PRAGMA analysis_limit = 1000")
+    conn.execute("ANALYZE")
+    set_meta(conn, build_state="complete", build_finished=now())
+    conn.execute("COMMIT")
+    # One self-contained file: WAL is for readers during the build; a
+    # published copy (read-only, immutable) must not need a -wal beside it.
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("PRAGMA journal_mode = DELETE")
+
+
+def add_users_seen_only_in_tweets(conn, campaign):
+    """Accounts with tweets but no users-file row (no users file, or a
+    partial one) still get a users row, from the profile their tweets carry."""
+    conn.execute(
+        f"""
+        INSERT INTO users (campaign, userid, {_PROFILE}, is_hashed, from_users_file)
+        SELECT campaign, userid, {_PROFILE},
+               userid = user_screen_name AND userid GLOB '*[^0-9]*', 0
+        FROM tweets
+        WHERE campaign = :campaign AND userid IS NOT NULL
+        GROUP BY userid
+        ON CONFLICT (campaign, userid) DO NOTHING
+        """,
+        {"campaign": campaign},
+    )
+
+
+def update_campaign(conn, campaign):
+    """The campaign's catalogue entry and its loaded figures."""
+    release = conn.execute(
+        "SELECT release FROM campaigns WHERE name = ?", (campaign,)
+    ).fetchone()
+    known = catalogue.lookup(campaign, release[0] if release else None)
+    release = known.release or _release_of_imports(conn, campaign)
+    tweets, first, last, tweeting = conn.execute(
+        "SELECT count(*), min(tweet_time), max(tweet_time), count(DISTINCT userid) "
+        "FROM tweets WHERE campaign = ?",
+        (campaign,),
+    ).fetchone()
+    shared = conn.execute(
+        "SELECT count(*) FROM shared_tweets WHERE campaign = ?", (campaign,)
+    ).fetchone()[0]
+    accounts, hashed = conn.execute(
+        "SELECT count(*), coalesce(sum(is_hashed), 0) FROM users WHERE campaign = ?", (campaign,)
+    ).fetchone()
+    rejected = conn.execute(
+        "SELECT coalesce(sum(rows_rejected), 0) FROM imports WHERE campaign = ? AND status = 'done'",
+        (campaign,),
+    ).fetchone()[0]
+    conn.execute(
+        """
+        INSERT INTO campaigns (name, release, release_date, country, description, synthetic,
+            announced_accounts, announced_tweets, tweets, accounts, tweeting_accounts,
+            hashed_accounts, shared_tweets, rejected_rows, first_tweet, last_tweet, updated)
+        VALUES (:name, :release, :release_date, :country, :description, :synthetic,
+            :announced_accounts, :announced_tweets, :tweets, :accounts, :tweeting,
+            :hashed, :shared, :rejected, :first, :last, :updated)
+        ON CONFLICT (name) DO UPDATE SET
+            release = coalesce(excluded.release, release),
+            release_date = coalesce(excluded.release_date, release_date),
+            country = excluded.country, description = excluded.description,
+            synthetic = excluded.synthetic,
+            announced_accounts = excluded.announced_accounts,
+            announced_tweets = excluded.announced_tweets,
+            tweets = excluded.tweets, accounts = excluded.accounts,
+            tweeting_accounts = excluded.tweeting_accounts,
+            hashed_accounts = excluded.hashed_accounts, shared_tweets = excluded.shared_tweets,
+            rejected_rows = excluded.rejected_rows, first_tweet = excluded.first_tweet,
+            last_tweet = excluded.last_tweet, updated = excluded.updated
+        """,
+        {
+            "name": campaign,
+            "release": release,
+            "release_date": release.replace("_", "-") if release else None,
+            "country": known.country,
+            "description": known.description,
+            "synthetic": int(known.synthetic),
+            "announced_accounts": known.announced_accounts,
+            "announced_tweets": known.announced_tweets,
+            "tweets": tweets + shared,
+            "accounts": accounts,
+            "tweeting": tweeting,
+            "hashed": hashed,
+            "shared": shared,
+            "rejected": rejected,
+            "first": first,
+            "last": last,
+            "updated": now(),
+        },
+    )
+
+
+def _release_of_imports(conn, campaign):
+    from .archives import release_from_path
+
+    for (path,) in conn.execute(
+        "SELECT DISTINCT path FROM imports WHERE campaign = ? AND status = 'done'", (campaign,)
+    ):
+        release = release_from_path(path)
+        if release:
+            return release
+    return None

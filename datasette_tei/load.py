@@ -1,0 +1,391 @@
+"""Bulk load archives into the database: one transaction per archive.
+
+An archive (a zip, a CSV, a CSV.gz) is loaded whole or not at all: its rows,
+its full-text entries, its `imports` rows and the mark that its campaign's
+figures need recomputing commit together. A build killed at any point leaves
+every archive either fully present or absent; running it again finishes the
+job. Members already imported (same campaign, same checksum) are skipped.
+"""
+import json
+import os
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from . import archives as archives_mod
+from . import finish
+from .archives import ArchiveError, MemberReader, file_checksum, find_archives, raw_text
+from .parse import Converter, RowError
+from .schema import FTS_TABLE, ensure_schema, now, set_meta
+
+BATCH = 5000
+
+
+class BuildError(Exception):
+    """The build as a whole cannot go on (no database, no sources)."""
+
+
+@dataclass
+class CampaignReport:
+    tweets: int = 0
+    users: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    skipped_members: int = 0
+
+
+@dataclass
+class BuildReport:
+    campaigns: dict = field(default_factory=lambda: defaultdict(CampaignReport))
+    errors: list = field(default_factory=list)  # one line per unreadable archive or member
+    rejected: int = 0
+
+    @property
+    def ok(self):
+        return not self.errors
+
+
+class NullProgress:
+    """The progress interface the CLI implements; this one shows nothing."""
+
+    def start(self, total_bytes):
+        pass
+
+    def advance(self, nbytes):
+        pass
+
+    def rows(self, nrows):
+        pass
+
+    def message(self, text):
+        pass
+
+    def finish(self):
+        pass
+
+
+def connect(path):
+    conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+    # WAL lets a `datasette serve` reading the database during a build see
+    # the last committed state, never a half-loaded archive. synchronous
+    # NORMAL in WAL mode survives a killed process; only a power cut can
+    # lose the last transaction, which the next build then redoes.
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: keeps peak memory bounded
+    conn.execute("PRAGMA temp_store = FILE")
+    return conn
+
+
+def build(db_path, sources, campaign=None, strict=False, progress=None):
+    """Load every archive under `sources` into the database at `db_path`."""
+    progress = progress or NullProgress()
+    report = BuildReport()
+    try:
+        found = find_archives(sources, campaign=campaign)
+    except ArchiveError as error:
+        raise BuildError(str(error)) from None
+    conn = connect(db_path)
+    try:
+        conn.execute("BEGIN")
+        ensure_schema(conn)
+        set_meta(conn, build_state="building", build_started=now())
+        conn.execute("COMMIT")
+        plans = []
+        for archive in found:
+            if archive.is_media:
+                continue  # the media index reads these; they hold no tweets
+            try:
+                members = archive.members()
+            except ArchiveError as error:
+                record_failure(conn, archive, None, str(error))
+                report.errors.append(str(error))
+                continue
+            plans.append((archive, members))
+        progress.start(sum(m.size for _, members in plans for m in members))
+        for archive, members in plans:
+            try:
+                load_archive(conn, archive, members, report, strict, progress)
+            finally:
+                archive.close()
+        progress.finish()
+        finish.finish(conn, progress)
+    finally:
+        conn.close()
+    return report
+
+
+def record_failure(conn, archive, member, error):
+    """An archive or member that could not be read, in its own transaction."""
+    conn.execute("BEGIN")
+    conn.execute(
+        "DELETE FROM imports WHERE path = ? AND member IS ? AND status = 'failed'",
+        (archive.path, member),
+    )
+    conn.execute(
+        "INSERT INTO imports (path, member, campaign, status, error, started, finished) "
+        "VALUES (?, ?, ?, 'failed', ?, ?, ?)",
+        (archive.path, member, archive.campaign, error, now(), now()),
+    )
+    conn.execute("COMMIT")
+
+
+def already_imported(conn, archive, member):
+    """True when this member's content is already in the database."""
+    if member.checksum:
+        row = conn.execute(
+            "SELECT 1 FROM imports WHERE checksum = ? AND campaign = ? AND status = 'done'",
+            (member.checksum, archive.campaign),
+        ).fetchone()
+        return row is not None
+    # A plain CSV: the same path, size and mtime is the same file; otherwise
+    # hash it, and a copy of a loaded file under another name is known too.
+    stat = os.stat(archive.path)
+    row = conn.execute(
+        "SELECT 1 FROM imports WHERE path = ? AND size = ? AND mtime_ns = ? AND campaign = ? "
+        "AND status = 'done'",
+        (archive.path, stat.st_size, stat.st_mtime_ns, archive.campaign),
+    ).fetchone()
+    if row:
+        return True
+    member.checksum = file_checksum(archive.path)
+    return already_imported(conn, archive, member)
+
+
+def load_archive(conn, archive, members, report, strict, progress):
+    """Load one archive's new members in a single transaction."""
+    campaign_report = report.campaigns[archive.campaign]
+    todo = []
+    for member in members:
+        if already_imported(conn, archive, member):
+            campaign_report.skipped_members += 1
+            progress.advance(member.size)
+        else:
+            todo.append(member)
+    if not todo:
+        return
+    conn.execute("BEGIN")
+    try:
+        changed = False
+        for member in todo:
+            conn.execute("SAVEPOINT member")
+            try:
+                counts = load_member(conn, archive, member, strict, progress)
+            except (ArchiveError, StrictError) as error:
+                conn.execute("ROLLBACK TO member")
+                conn.execute("RELEASE member")
+                message = str(error)
+                report.errors.append(message)
+                _insert_import(conn, archive, member, "failed", error=message)
+                continue
+            conn.execute("RELEASE member")
+            changed = True
+            campaign_report.tweets += counts["tweets"]
+            campaign_report.users += counts["users"]
+            campaign_report.rejected += counts["rejected"]
+            campaign_report.duplicates += counts["duplicates"]
+            report.rejected += counts["rejected"]
+        if changed:
+            conn.execute("INSERT OR IGNORE INTO tei_dirty (campaign) VALUES (?)", (archive.campaign,))
+        conn.execute("COMMIT")
+    except BaseException:
+        # KeyboardInterrupt included: the archive is rolled back whole.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+class StrictError(Exception):
+    pass
+
+
+def _insert_import(conn, archive, member, status, kind=None, error=None):
+    stat = os.stat(archive.path)
+    cursor = conn.execute(
+        "INSERT INTO imports (path, member, campaign, kind, size, mtime_ns, checksum, status, "
+        "error, started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            archive.path,
+            member.name or None,
+            archive.campaign,
+            kind,
+            member.size,
+            stat.st_mtime_ns,
+            member.checksum or None,
+            status,
+            error,
+            now(),
+        ),
+    )
+    return cursor.lastrowid
+
+
+def load_member(conn, archive, member, strict, progress):
+    """Stream one member into its table; returns counts. Raises ArchiveError."""
+    reader = MemberReader(member, on_bytes=progress.advance)
+    try:
+        import_id = _insert_import(conn, archive, member, "loading", kind=reader.kind)
+        loader = _TweetLoader if reader.kind == "tweets" else _UserLoader
+        counts = loader(conn, archive, member, reader, import_id, strict, progress).run()
+    except (OSError, EOFError, archives_mod.zipfile.BadZipFile, ValueError, RuntimeError) as error:
+        # zlib and CRC errors surface while streaming: the member is damaged.
+        raise ArchiveError(f"{member.label}: damaged, cannot be read to the end ({error})") from None
+    finally:
+        reader.close()
+    conn.execute(
+        "UPDATE imports SET status = 'done', rows_read = ?, rows_loaded = ?, rows_rejected = ?, "
+        "duplicates = ?, finished = ? WHERE id = ?",
+        (
+            counts["read"],
+            counts["tweets"] + counts["users"],
+            counts["rejected"],
+            counts["duplicates"],
+            now(),
+            import_id,
+        ),
+    )
+    return counts
+
+
+class _Loader:
+    table = None
+
+    def __init__(self, conn, archive, member, reader, import_id, strict, progress):
+        self.conn = conn
+        self.archive = archive
+        self.member = member
+        self.reader = reader
+        self.import_id = import_id
+        self.strict = strict
+        self.progress = progress
+        self.converter = Converter(reader.kind, reader.header)
+        self.counts = {"read": 0, "tweets": 0, "users": 0, "rejected": 0, "duplicates": 0}
+        self.rejects = []
+
+    def reject(self, line, reason, raw):
+        self.counts["rejected"] += 1
+        if self.strict:
+            raise StrictError(f"{self.member.label}: line {line}: {reason} (--strict)")
+        self.rejects.append(
+            (self.import_id, self.archive.path, self.member.name or None, line, reason, raw)
+        )
+        if len(self.rejects) >= BATCH:
+            self.flush_rejects()
+
+    def flush_rejects(self):
+        if self.rejects:
+            self.conn.executemany(
+                "INSERT INTO rejects (import_id, path, member, line, reason, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                self.rejects,
+            )
+            self.rejects = []
+
+    def run(self):
+        convert = self.converter
+        batch = []
+        tail = self.tail()
+        for item in self.reader.rows():
+            if isinstance(item, archives_mod.RawReject):
+                self.counts["read"] += 1
+                self.reject(item.line, item.reason, item.raw)
+                continue
+            line, fields = item
+            self.counts["read"] += 1
+            try:
+                values = convert(fields)
+            except RowError as error:
+                fields.pop()  # the blank the converter appended
+                self.reject(line, str(error), raw_text(fields))
+                continue
+            values.extend(tail)
+            batch.append(values)
+            if len(batch) >= BATCH:
+                self.insert(batch)
+                self.progress.rows(len(batch))
+                batch = []
+        if batch:
+            self.insert(batch)
+            self.progress.rows(len(batch))
+        self.flush_rejects()
+        return self.counts
+
+
+class _TweetLoader(_Loader):
+    def tail(self):
+        return (self.archive.campaign, self.import_id)
+
+    @property
+    def columns(self):
+        return self.converter.columns + ("campaign", "import_id")
+
+    def insert(self, batch):
+        conn = self.conn
+        columns = self.columns
+        if not hasattr(self, "_sql"):
+            self._sql = (
+                f"INSERT INTO tweets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                "ON CONFLICT(tweetid) DO NOTHING"
+            )
+            self._text_at = columns.index("tweet_text")
+        conn.execute("SAVEPOINT batch")
+        inserted = conn.executemany(self._sql, batch).rowcount
+        if inserted != len(batch):
+            # Some tweet ids are already there: from another campaign (keep
+            # the membership) or repeated in this one (count the duplicate).
+            # Redo the batch knowing which, so the text index stays exact.
+            conn.execute("ROLLBACK TO batch")
+            batch = self._split_duplicates(batch)
+            conn.executemany(self._sql, batch)
+        conn.execute("RELEASE batch")
+        text_at = self._text_at
+        conn.executemany(
+            f"INSERT INTO {FTS_TABLE} (rowid, tweet_text) VALUES (?, ?)",
+            [(values[0], values[text_at]) for values in batch],
+        )
+        self.counts["tweets"] += len(batch)
+
+    def _split_duplicates(self, batch):
+        ids = json.dumps([values[0] for values in batch])
+        existing = dict(
+            self.conn.execute(
+                "SELECT tweetid, campaign FROM tweets WHERE tweetid IN (SELECT value FROM json_each(?))",
+                (ids,),
+            )
+        )
+        campaign = self.archive.campaign
+        fresh, seen, shared = [], set(), []
+        for values in batch:
+            tweetid = values[0]
+            owner = existing.get(tweetid)
+            if tweetid in seen or owner == campaign:
+                self.counts["duplicates"] += 1
+            elif owner is not None:
+                shared.append((tweetid, campaign, self.import_id))
+            else:
+                seen.add(tweetid)
+                fresh.append(values)
+        if shared:
+            cursor = self.conn.executemany(
+                "INSERT OR IGNORE INTO shared_tweets (tweetid, campaign, import_id) VALUES (?, ?, ?)",
+                shared,
+            )
+            self.counts["duplicates"] += len(shared) - cursor.rowcount
+            self.counts["tweets"] += cursor.rowcount
+        return fresh
+
+
+class _UserLoader(_Loader):
+    def tail(self):
+        return (self.archive.campaign, self.import_id, 1)
+
+    def insert(self, batch):
+        if not hasattr(self, "_sql"):
+            columns = self.converter.columns + ("campaign", "import_id", "from_users_file")
+            self._sql = (
+                f"INSERT INTO users ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                "ON CONFLICT(campaign, userid) DO NOTHING"
+            )
+        inserted = self.conn.executemany(self._sql, batch).rowcount
+        self.counts["users"] += inserted
+        self.counts["duplicates"] += len(batch) - inserted

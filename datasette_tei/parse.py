@@ -1,0 +1,376 @@
+"""Value parsers for the TEI CSV columns, and the row converters built on them.
+
+Every parser takes the raw string from the CSV and returns the typed value,
+or raises RowError with a reason a person can act on. They never raise
+anything else: a troll farm's tweet must not be able to crash a build.
+"""
+import html
+import json
+import re
+
+# Canonical column order of the tweets table. Source files are mapped onto
+# this by header name, because the two reply columns swap places between the
+# 2018 and the later layouts, and poll_choices disappears around 2020_05.
+USER_COLUMNS = (
+    "userid",
+    "user_display_name",
+    "user_screen_name",
+    "user_reported_location",
+    "user_profile_description",
+    "user_profile_url",
+    "follower_count",
+    "following_count",
+    "account_creation_date",
+    "account_language",
+)
+TWEET_COLUMNS = (
+    ("tweetid",)
+    + USER_COLUMNS
+    + (
+        "tweet_language",
+        "tweet_text",
+        "tweet_time",
+        "tweet_client_name",
+        "in_reply_to_userid",
+        "in_reply_to_tweetid",
+        "quoted_tweet_tweetid",
+        "is_retweet",
+        "retweet_userid",
+        "retweet_tweetid",
+        "latitude",
+        "longitude",
+        "quote_count",
+        "reply_count",
+        "like_count",
+        "retweet_count",
+        "hashtags",
+        "urls",
+        "user_mentions",
+        "poll_choices",
+    )
+)
+
+
+class RowError(ValueError):
+    """A value that cannot be converted; the row it sits in is rejected."""
+
+
+def _nullable_text(value):
+    return value or None
+
+
+def parse_tweet_text(value):
+    # Twitter's API escaped &, < and > in tweet text and the archives kept
+    # the entities; store what the author wrote. Display layers escape again.
+    if "&" in value:
+        return html.unescape(value)
+    return value
+
+
+def parse_tweetid(value):
+    """A tweet id must be an integer: it is the primary key."""
+    if not (value.isascii() and value.isdigit()):
+        raise RowError(f"tweetid is not an integer: {_show(value)}")
+    number = int(value)
+    if not 0 < number < 2**63:
+        raise RowError(f"tweetid out of range: {_show(value)}")
+    return number
+
+
+def parse_id(value):
+    """Optional tweet id columns: an exact integer, or the text kept as is.
+
+    Never float(): ids are beyond 2**53 and lose their last digits.
+    """
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        number = int(value)
+        if number < 2**63:
+            return number
+    return value
+
+
+def parse_userid(value):
+    """User ids are numbers or hashes; both are kept as exact text."""
+    return value.strip() or None
+
+
+def parse_count(value):
+    """Counts: integers, sometimes written `0.0`; blank where a column had gaps."""
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        raise RowError(f"not a count: {_show(value)}") from None
+    if number != number or number in (float("inf"), float("-inf")) or number != int(number):
+        raise RowError(f"not a whole count: {_show(value)}")
+    return int(number)
+
+
+_TRUE = frozenset(("true", "True", "TRUE", "1", "t", "T", "yes"))
+_FALSE = frozenset(("false", "False", "FALSE", "0", "f", "F", "no"))
+
+
+def parse_bool(value):
+    if value in _TRUE:
+        return 1
+    if value in _FALSE:
+        return 0
+    if not value:
+        return None
+    raise RowError(f"not a boolean: {_show(value)}")
+
+
+_TIME_RE = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.\d+)?)?)?(?:Z|[+-]00:?00| UTC)?$"
+)
+
+
+def _time(value, with_time):
+    if not value:
+        return None
+    value = value.strip()
+    match = _TIME_RE.match(value)
+    if not match:
+        raise RowError(f"not a date or time: {_show(value)}")
+    year, month, day, hour, minute, second = match.groups()
+    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+        raise RowError(f"not a valid date: {_show(value)}")
+    if hour is not None and not (int(hour) < 24 and int(minute) < 60 and int(second or 0) < 61):
+        raise RowError(f"not a valid time: {_show(value)}")
+    date = f"{year}-{month}-{day}"
+    if not with_time:
+        return date
+    # `YYYY-MM-DD HH:MM[:SS]` is what SQLite's date functions read, and sorts
+    # as text in time order.
+    time = f"{hour or '00'}:{minute or '00'}"
+    if second is not None and second != "00":
+        time += f":{second}"
+    return f"{date} {time}"
+
+
+def parse_time(value):
+    """`YYYY-MM-DD HH:MM` UTC; seconds, a `T` or a UTC suffix are accepted too."""
+    # Fast path for the format every known release uses.
+    if len(value) == 16 and value[10] == " " and value[4] == "-" and value[13] == ":":
+        if value[:4].isdigit() and value[5:7].isdigit() and value[8:10].isdigit() \
+                and value[11:13].isdigit() and value[14:].isdigit() \
+                and "01" <= value[5:7] <= "12" and "01" <= value[8:10] <= "31" \
+                and value[11:13] < "24" and value[14:] < "60":
+            return value
+    return _time(value, True)
+
+
+def parse_date(value):
+    """`YYYY-MM-DD`; a full timestamp is cut to its date."""
+    if len(value) == 10 and value[4] == "-" and value[7] == "-" and value[:4].isdigit() \
+            and value[5:7].isdigit() and value[8:].isdigit() \
+            and "01" <= value[5:7] <= "12" and "01" <= value[8:] <= "31":
+        return value
+    return _time(value, False)
+
+
+def parse_language(value):
+    """Language codes come in mixed case (`zh-cn` and `zh-CN` in one file)."""
+    value = value.strip()
+    return value.lower() if value else None
+
+
+def parse_coordinate(value):
+    """Latitude/longitude: a number, or the words `absent`/`present`, or blank.
+
+    The words say whether the tweet had a location; they are not coordinates,
+    so they go to the `geo` column (see parse_geo) and this gives NULL.
+    """
+    if not value or value in ("absent", "present"):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise RowError(f"not a coordinate: {_show(value)}") from None
+    if not -180.0 <= number <= 180.0:
+        raise RowError(f"coordinate out of range: {_show(value)}")
+    return number
+
+
+def parse_geo(latitude, longitude):
+    """What the source said about location: `absent`, `present`, `coordinates`."""
+    if latitude in ("absent", "present"):
+        return latitude
+    if latitude and longitude:
+        return "coordinates"
+    return None
+
+
+_QUOTED_ITEM_RE = re.compile(r"""'([^']*)'|"([^"]*)\"""")
+
+
+def parse_list(value):
+    """A list column as a JSON array of strings (`[]` when empty).
+
+    Two syntaxes exist: 2018 files write `[tag1, tag2]`, later ones the Python
+    repr `['tag1', 'tag2']`. Empty is `""` or `[]`, even in adjacent rows.
+    Items stay strings, so that 64-bit user ids in user_mentions stay exact.
+    """
+    value = value.strip()
+    if not value or value == "[]":
+        return "[]"
+    if value[0] != "[" or value[-1] != "]":
+        raise RowError(f"not a list: {_show(value)}")
+    inner = value[1:-1].strip()
+    if not inner:
+        return "[]"
+    if inner[0] in "'\"":
+        if "\\" in inner:
+            items = _literal_list(value)
+        else:
+            items = [a or b for a, b in _QUOTED_ITEM_RE.findall(inner)]
+            # Text between the quoted items must be separators only,
+            # otherwise the regular expression has misread the list.
+            if _QUOTED_ITEM_RE.sub("", inner).replace(",", "").strip():
+                items = _literal_list(value)
+    else:
+        items = [item.strip() for item in inner.split(", ")]
+        if len(items) == 1 and "," in inner and " " not in inner:
+            items = [item.strip() for item in inner.split(",")]
+    return json.dumps(items, ensure_ascii=False)
+
+
+def _literal_list(value):
+    import ast
+
+    try:
+        items = ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise RowError(f"not a list: {_show(value)}") from None
+    if not isinstance(items, list):
+        raise RowError(f"not a list: {_show(value)}")
+    return [str(item) for item in items]
+
+
+def is_hashed_account(userid, screen_name):
+    """Hashed accounts hold the same hash in userid and the two name columns."""
+    return 1 if userid and userid == screen_name and not userid.isdigit() else 0
+
+
+def _show(value, limit=60):
+    text = value if len(value) <= limit else value[:limit] + "…"
+    return repr(text)
+
+
+# --- Row converters ----------------------------------------------------------
+
+# Parser per source column. Columns not named here are kept as text.
+TWEET_PARSERS = {
+    "tweetid": parse_tweetid,
+    "userid": parse_userid,
+    "user_display_name": _nullable_text,
+    "user_screen_name": _nullable_text,
+    "user_reported_location": _nullable_text,
+    "user_profile_description": _nullable_text,
+    "user_profile_url": _nullable_text,
+    "follower_count": parse_count,
+    "following_count": parse_count,
+    "account_creation_date": parse_date,
+    "account_language": parse_language,
+    "tweet_language": parse_language,
+    "tweet_text": parse_tweet_text,
+    "tweet_time": parse_time,
+    "tweet_client_name": _nullable_text,
+    "in_reply_to_userid": parse_userid,
+    "in_reply_to_tweetid": parse_id,
+    "quoted_tweet_tweetid": parse_id,
+    "is_retweet": parse_bool,
+    "retweet_userid": parse_userid,
+    "retweet_tweetid": parse_id,
+    "latitude": parse_coordinate,
+    "longitude": parse_coordinate,
+    "quote_count": parse_count,
+    "reply_count": parse_count,
+    "like_count": parse_count,
+    "retweet_count": parse_count,
+    "hashtags": parse_list,
+    "urls": parse_list,
+    "user_mentions": parse_list,
+    "poll_choices": _nullable_text,
+}
+
+# Columns the tweets table stores, in order, after the source columns.
+TWEET_EXTRA_COLUMNS = ("geo", "extra")
+USER_EXTRA_COLUMNS = ("is_hashed", "extra")
+
+
+def normalise_header(header):
+    """Header names as the converters know them: no BOM, quotes or case."""
+    return [name.lstrip("\ufeff").strip().strip('"').strip().lower() for name in header]
+
+
+def file_kind(header):
+    """`tweets`, `users`, or None: a file is told by its header, not its name."""
+    names = set(normalise_header(header))
+    if "tweetid" in names and ("tweet_text" in names or "tweet_time" in names):
+        return "tweets"
+    if "userid" in names and "tweetid" not in names and (
+        "user_screen_name" in names or "account_creation_date" in names
+    ):
+        return "users"
+    return None
+
+
+class Converter:
+    """Turns raw CSV rows of one file into typed tuples for one table.
+
+    Built once per header, so that every row is converted by index lookups
+    alone; `columns` is the table's column order that the tuples follow.
+    """
+
+    def __init__(self, kind, header):
+        names = normalise_header(header)
+        self.kind = kind
+        self.width = len(names)
+        self.header = names
+        known = TWEET_COLUMNS if kind == "tweets" else USER_COLUMNS
+        index = {}
+        for position, name in enumerate(names):
+            index.setdefault(name, position)
+        self.missing = [name for name in known if name not in index]
+        # Unknown columns are kept, as a JSON object in `extra`, not dropped.
+        self.unknown = [
+            (name, position) for name, position in index.items() if name not in known
+        ]
+        blank = self.width  # rows get one '' appended: missing columns read it
+        self._plan = [(TWEET_PARSERS[name], index.get(name, blank), name) for name in known]
+        self._lat = index.get("latitude", blank)
+        self._lon = index.get("longitude", blank)
+        self._userid = index.get("userid", blank)
+        self._screen = index.get("user_screen_name", blank)
+        self.columns = known + (TWEET_EXTRA_COLUMNS if kind == "tweets" else USER_EXTRA_COLUMNS)
+
+    def __call__(self, row):
+        """Typed tuple for a row of `self.width` fields; RowError otherwise."""
+        row.append("")
+        values = []
+        append = values.append
+        for parser, position, name in self._plan:
+            try:
+                append(parser(row[position]))
+            except RowError as error:
+                raise RowError(f"{name}: {error}") from None
+        if self.kind == "users" and not values[0]:
+            raise RowError("userid is empty")
+        if self.kind == "tweets":
+            append(parse_geo(row[self._lat], row[self._lon]))
+        else:
+            append(is_hashed_account(row[self._userid], row[self._screen]))
+        if self.unknown:
+            extra = {name: row[position] for name, position in self.unknown if row[position]}
+            append(json.dumps(extra, ensure_ascii=False) if extra else None)
+        else:
+            append(None)
+        return values

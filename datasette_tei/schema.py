@@ -1,0 +1,205 @@
+"""The database's shape, as data, and the one idempotent step that ensures it.
+
+Everything here can run on every build: it creates what is missing and
+leaves what exists. Secondary indexes are separate (ensure_indexes) because
+a first bulk load is much faster without them.
+"""
+import datetime
+
+import sqlite_utils
+
+from .parse import TWEET_COLUMNS, USER_COLUMNS
+
+SCHEMA_VERSION = 1
+
+_INTEGER = {
+    "tweetid", "follower_count", "following_count", "in_reply_to_tweetid",
+    "quoted_tweet_tweetid", "is_retweet", "retweet_tweetid", "quote_count",
+    "reply_count", "like_count", "retweet_count", "is_hashed", "import_id",
+}
+_REAL = {"latitude", "longitude"}
+
+# Tweet id columns that JavaScript clients need as text: ids are beyond 2**53
+# and JSON numbers lose their last digits there. Virtual, so they cost no space.
+ID_TEXT_COLUMNS = ("tweetid", "in_reply_to_tweetid", "quoted_tweet_tweetid", "retweet_tweetid")
+
+# Table column order: what a person reading a row wants first.
+TWEETS_ORDER = (
+    "tweetid", "campaign", "tweet_time", "userid", "user_screen_name", "tweet_language",
+    "tweet_text", "tweet_client_name", "is_retweet", "retweet_userid", "retweet_tweetid",
+    "in_reply_to_userid", "in_reply_to_tweetid", "quoted_tweet_tweetid", "hashtags",
+    "urls", "user_mentions", "quote_count", "reply_count", "like_count", "retweet_count",
+    "latitude", "longitude", "geo", "poll_choices", "user_display_name",
+    "user_reported_location", "user_profile_description", "user_profile_url",
+    "follower_count", "following_count", "account_creation_date", "account_language",
+    "extra", "import_id",
+)
+USERS_ORDER = ("campaign",) + USER_COLUMNS + ("is_hashed", "from_users_file", "extra", "import_id")
+
+assert set(TWEETS_ORDER) == set(TWEET_COLUMNS) | {"campaign", "geo", "extra", "import_id"}
+
+
+def _type(column):
+    if column in _INTEGER or column == "from_users_file":
+        return "INTEGER"
+    if column in _REAL:
+        return "REAL"
+    return "TEXT"
+
+
+def _columns_sql(order, primary=None):
+    lines = []
+    for column in order:
+        line = f"[{column}] {_type(column)}"
+        if column == primary:
+            line += " PRIMARY KEY"
+        if column == "campaign":
+            line += " NOT NULL"
+        lines.append(line)
+    return lines
+
+
+_TWEETS_SQL = "CREATE TABLE IF NOT EXISTS [tweets] (\n  " + ",\n  ".join(
+    _columns_sql(TWEETS_ORDER, primary="tweetid")
+    + [
+        f"[{column}_str] TEXT GENERATED ALWAYS AS (CAST([{column}] AS TEXT)) VIRTUAL"
+        for column in ID_TEXT_COLUMNS
+    ]
+) + "\n)"
+
+_USERS_SQL = "CREATE TABLE IF NOT EXISTS [users] (\n  " + ",\n  ".join(
+    _columns_sql(USERS_ORDER) + ["PRIMARY KEY ([campaign], [userid])"]
+) + "\n)"
+
+TABLES = {
+    "tei_meta": """CREATE TABLE IF NOT EXISTS [tei_meta] (
+  [key] TEXT PRIMARY KEY,
+  [value] TEXT
+)""",
+    "campaigns": """CREATE TABLE IF NOT EXISTS [campaigns] (
+  [name] TEXT PRIMARY KEY,
+  [release] TEXT,
+  [release_date] TEXT,
+  [country] TEXT,
+  [description] TEXT,
+  [synthetic] INTEGER NOT NULL DEFAULT 0,
+  [announced_accounts] INTEGER,
+  [announced_tweets] INTEGER,
+  [tweets] INTEGER NOT NULL DEFAULT 0,
+  [accounts] INTEGER NOT NULL DEFAULT 0,
+  [tweeting_accounts] INTEGER NOT NULL DEFAULT 0,
+  [hashed_accounts] INTEGER NOT NULL DEFAULT 0,
+  [shared_tweets] INTEGER NOT NULL DEFAULT 0,
+  [rejected_rows] INTEGER NOT NULL DEFAULT 0,
+  [first_tweet] TEXT,
+  [last_tweet] TEXT,
+  [updated] TEXT
+)""",
+    "tweets": _TWEETS_SQL,
+    "users": _USERS_SQL,
+    # A tweet's first campaign is tweets.campaign; a tweet that another
+    # campaign's archive also holds gets a row here, so no membership is lost.
+    "shared_tweets": """CREATE TABLE IF NOT EXISTS [shared_tweets] (
+  [tweetid] INTEGER NOT NULL,
+  [campaign] TEXT NOT NULL,
+  [import_id] INTEGER,
+  PRIMARY KEY ([tweetid], [campaign])
+) WITHOUT ROWID""",
+    "imports": """CREATE TABLE IF NOT EXISTS [imports] (
+  [id] INTEGER PRIMARY KEY,
+  [path] TEXT NOT NULL,
+  [member] TEXT,
+  [campaign] TEXT,
+  [kind] TEXT,
+  [size] INTEGER,
+  [mtime_ns] INTEGER,
+  [checksum] TEXT,
+  [status] TEXT NOT NULL,
+  [error] TEXT,
+  [rows_read] INTEGER NOT NULL DEFAULT 0,
+  [rows_loaded] INTEGER NOT NULL DEFAULT 0,
+  [rows_rejected] INTEGER NOT NULL DEFAULT 0,
+  [duplicates] INTEGER NOT NULL DEFAULT 0,
+  [started] TEXT,
+  [finished] TEXT
+)""",
+    "rejects": """CREATE TABLE IF NOT EXISTS [rejects] (
+  [id] INTEGER PRIMARY KEY,
+  [import_id] INTEGER REFERENCES [imports]([id]),
+  [path] TEXT NOT NULL,
+  [member] TEXT,
+  [line] INTEGER,
+  [reason] TEXT NOT NULL,
+  [raw] TEXT
+)""",
+    # Campaigns whose rows changed since their figures were last computed.
+    # Written in the same transaction as the rows, so a killed build still
+    # knows what to recompute when it is run again.
+    "tei_dirty": """CREATE TABLE IF NOT EXISTS [tei_dirty] (
+  [campaign] TEXT PRIMARY KEY
+)""",
+}
+
+# (table, columns): built after the bulk load, used by the common filters.
+INDEXES = (
+    ("tweets", ("campaign", "tweet_time")),
+    ("tweets", ("tweet_time",)),
+    ("tweets", ("userid", "tweet_time")),
+    ("tweets", ("tweet_language",)),
+    ("tweets", ("tweet_client_name",)),
+    ("tweets", ("retweet_userid",)),
+    ("users", ("userid",)),
+    ("users", ("account_creation_date",)),
+    ("imports", ("checksum",)),
+    ("imports", ("path",)),
+    ("rejects", ("import_id",)),
+)
+
+FTS_TABLE = "tweets_fts"
+# trigram finds a word in any script and, unlike unicode61, a Chinese phrase
+# inside a longer run of Chinese text, which has no spaces to split on.
+FTS_TOKENIZE = "trigram"
+
+
+def ensure_schema(conn):
+    """Create every table, and the full-text index, that is missing."""
+    for sql in TABLES.values():
+        conn.execute(sql)
+    db = sqlite_utils.Database(conn)
+    if not db[FTS_TABLE].exists():
+        # External content: the index holds no second copy of the text, and
+        # `content=[tweets]` is what Datasette looks for to offer ?_search=.
+        db["tweets"].enable_fts(
+            ["tweet_text"], fts_version="FTS5", tokenize=FTS_TOKENIZE, create_triggers=False
+        )
+    conn.execute(
+        "INSERT OR IGNORE INTO tei_meta (key, value) VALUES ('schema_version', ?)",
+        (str(SCHEMA_VERSION),),
+    )
+
+
+def index_name(table, columns):
+    return f"idx_{table}_{'_'.join(columns)}"
+
+
+def ensure_indexes(conn):
+    db = sqlite_utils.Database(conn)
+    for table, columns in INDEXES:
+        db[table].create_index(columns, index_name=index_name(table, columns), if_not_exists=True)
+
+
+def is_tei_database(conn):
+    tables = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
+    return {"tweets", "users", "campaigns", "tei_meta"} <= tables
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_meta(conn, **values):
+    conn.executemany(
+        "INSERT INTO tei_meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [(key, str(value)) for key, value in values.items()],
+    )
