@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from . import archives as archives_mod
-from . import finish
+from . import finish, media
 from .archives import ArchiveError, MemberReader, file_checksum, find_archives, raw_text
 from .parse import Converter, RowError
 from .schema import FTS_TABLE, ensure_schema, now, set_meta
@@ -93,8 +93,9 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
         conn.execute("COMMIT")
         plans = []
         for archive in found:
-            if archive.is_media:
-                continue  # the media index reads these; they hold no tweets
+            if media.is_media_archive(archive):
+                media.index_archive(conn, archive, report)  # members indexed, never extracted
+                continue
             try:
                 members = archive.members()
             except ArchiveError as error:
