@@ -1,1 +1,151 @@
-"""Datasette plugin hooks for datasette-tei."""
+"""Datasette plugin hooks for datasette-tei: thin, delegating to pages.py
+(campaign pages, JSON), queries.py (canned queries) and cjk.py (the search
+functions). The render_cell helpers are here because they are a few lines."""
+import json
+import re
+
+from datasette import hookimpl
+from markupsafe import Markup, escape
+
+from . import cjk, pages, queries
+
+# Databases known to have the TEI schema; filled at startup and on demand.
+_TEI = {}
+
+# 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
+_HASHED = re.compile(r"^(?:[0-9a-f]{64}|[A-Za-z0-9+/]{38,44}={0,2})$")
+_ID_COLUMNS = {"userid", "retweet_userid", "in_reply_to_userid", "user_screen_name",
+               "user_display_name", "screen_name"}
+_TWEETID_COLUMNS = {"tweetid", "tweetid_str"}
+
+
+async def _is_tei(datasette, database):
+    if database not in _TEI or _TEI[database][0] is not datasette:
+        db = datasette.databases.get(database)
+        result = False
+        if db is not None:
+            try:
+                result = await db.execute_fn(queries.is_tei_database)
+            except Exception:
+                result = False
+        _TEI[database] = (datasette, result)
+    return _TEI[database][1]
+
+
+@hookimpl
+def startup(datasette):
+    async def inner():
+        for name in list(datasette.databases):
+            _TEI.pop(name, None)
+            await _is_tei(datasette, name)
+        if hasattr(datasette, "add_query"):  # Datasette 1.0a31 and later
+            await queries.register_all(datasette)
+
+    return inner
+
+
+@hookimpl
+def canned_queries(datasette, database):
+    # Datasette 0.65 (the 1.0 alphas removed this hook; see startup above).
+    async def inner():
+        return await queries.canned_queries(datasette, database)
+
+    return inner
+
+
+@hookimpl
+def prepare_connection(conn):
+    cjk.register_search_functions(conn)
+
+
+@hookimpl
+def register_routes():
+    return pages.ROUTES
+
+
+@hookimpl
+def extra_css_urls(datasette):
+    return [datasette.urls.static_plugins("datasette_tei", "tei.css")]
+
+
+@hookimpl
+def menu_links(datasette):
+    return [{"href": datasette.urls.path("/-/tei"), "label": "Influence-operation campaigns"}]
+
+
+@hookimpl
+def table_actions(datasette, database, table, request):
+    if table not in ("tweets", "users"):
+        return None
+
+    async def inner():
+        if not await _is_tei(datasette, database):
+            return []
+        links = [{"href": datasette.urls.path("/-/tei"), "label": "Campaign pages"}]
+        campaign = request.args.get("campaign") if request is not None else None
+        if campaign:
+            links.insert(0, {
+                "href": pages.campaign_path(datasette, campaign),
+                "label": f"Campaign page: {campaign}",
+            })
+        return links
+
+    return inner
+
+
+def shorten_hash(value):
+    return Markup('<span class="tei-id" title="{}">{}…</span>').format(value, value[:10])
+
+
+def render_hashtags(datasette, database, value):
+    try:
+        tags = json.loads(value)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return None
+    base = datasette.urls.table(database, "tweets")
+    links = [
+        Markup('<a href="{}?{}">#{}</a>').format(
+            base, pages.urllib.parse.urlencode({"hashtags__arraycontains": tag}), tag
+        )
+        for tag in tags
+    ]
+    return Markup(", ").join(links) if links else Markup("")
+
+
+def render_snippet(value):
+    text = str(escape(value))
+    return Markup(
+        text.replace(cjk.OPEN, '<mark class="tei-hit">').replace(cjk.CLOSE, "</mark>")
+    )
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette):
+    if not isinstance(value, (str, int)) or value == "":
+        return None
+    wanted = (
+        (column in _TWEETID_COLUMNS and (table is None or table == "tweets"))
+        or (column in _ID_COLUMNS and isinstance(value, str) and _HASHED.match(value))
+        or (column == "hashtags" and isinstance(value, str) and value.startswith("["))
+        or (column == "snippet" and table is None and isinstance(value, str) and cjk.OPEN in value)
+    )
+    if not wanted:
+        return None
+
+    async def inner():
+        if not await _is_tei(datasette, database):
+            return None
+        if column in _TWEETID_COLUMNS:
+            if not str(value).isdigit():
+                return None
+            href = datasette.urls.row(database, "tweets", str(value))
+            return Markup('<a href="{}">{}</a>').format(href, value)
+        if column == "hashtags":
+            return render_hashtags(datasette, database, value)
+        if column == "snippet":
+            return render_snippet(value)
+        return shorten_hash(value)
+
+    return inner

@@ -1,5 +1,34 @@
 """Per-campaign figures precomputed at build time, so that pages never
-aggregate millions of rows per request."""
+aggregate millions of rows per request.
+
+`refresh(conn, campaign)` recomputes one campaign inside the caller's
+transaction, in four passes over the campaign's rows:
+
+1. the (campaign, tweet_time) index only: tweets per hour bucket, from which
+   months, hours of the day and weekdays are derived;
+2. the rows: tweets grouped by account, language, client and retweeted
+   account, from which the tables of languages, clients, most active and
+   most retweeted accounts are derived;
+3. the rows with hashtags or URLs, unnested with json_each;
+4. the rows with CJK text, for the bigram search index (cjk.py).
+
+Small temporary tables hold the intermediate groups; every summary is a
+narrow table keyed by campaign.
+
+A campaign's rows are its own tweets plus the tweets another campaign's
+archive loaded first (shared_tweets), so that the figures add up to
+campaigns.tweets.
+"""
+import urllib.parse
+
+from . import cjk
+
+# How many of the most retweeted accounts to keep per campaign; every other
+# kind keeps all its values (languages, clients and accounts are few, and
+# the hashtag and domain lists back the canned queries).
+RETWEETED_KEEP = 500
+
+WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 SUMMARY_TABLES = {
     "campaign_months": """CREATE TABLE IF NOT EXISTS [campaign_months] (
@@ -8,21 +37,238 @@ SUMMARY_TABLES = {
   [tweets] INTEGER NOT NULL,
   PRIMARY KEY ([campaign], [month])
 ) WITHOUT ROWID""",
+    # weekday as SQLite's strftime('%w'): 0 is Sunday. Times are UTC.
+    "campaign_hours": """CREATE TABLE IF NOT EXISTS [campaign_hours] (
+  [campaign] TEXT NOT NULL,
+  [weekday] INTEGER NOT NULL,
+  [hour] INTEGER NOT NULL,
+  [tweets] INTEGER NOT NULL,
+  PRIMARY KEY ([campaign], [weekday], [hour])
+) WITHOUT ROWID""",
+    "campaign_account_months": """CREATE TABLE IF NOT EXISTS [campaign_account_months] (
+  [campaign] TEXT NOT NULL,
+  [month] TEXT NOT NULL,
+  [accounts] INTEGER NOT NULL,
+  PRIMARY KEY ([campaign], [month])
+) WITHOUT ROWID""",
+    # kind: language, client, hashtag, domain, account (most active),
+    # retweeted (most retweeted). rank 1 is the largest; label is a screen
+    # name for accounts; internal = 1 when a retweeted account is one of the
+    # campaign's own (self-amplification).
+    "campaign_top": """CREATE TABLE IF NOT EXISTS [campaign_top] (
+  [campaign] TEXT NOT NULL,
+  [kind] TEXT NOT NULL,
+  [rank] INTEGER NOT NULL,
+  [value] TEXT,
+  [label] TEXT,
+  [tweets] INTEGER NOT NULL,
+  [accounts] INTEGER,
+  [internal] INTEGER,
+  PRIMARY KEY ([campaign], [kind], [rank])
+) WITHOUT ROWID""",
+    # Every URL a campaign tweeted: what shared_urls_across_campaigns reads.
+    "campaign_urls": """CREATE TABLE IF NOT EXISTS [campaign_urls] (
+  [url] TEXT NOT NULL,
+  [campaign] TEXT NOT NULL,
+  [domain] TEXT,
+  [tweets] INTEGER NOT NULL,
+  PRIMARY KEY ([url], [campaign])
+) WITHOUT ROWID""",
 }
+
+SUMMARY_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS [idx_campaign_urls_campaign] ON [campaign_urls] ([campaign])",
+    "CREATE INDEX IF NOT EXISTS [idx_campaign_top_kind_value] ON [campaign_top] ([kind], [value])",
+)
+
+
+def domain(url):
+    """The host of a URL, lower case, without `www.`, port or credentials."""
+    if not url:
+        return None
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text  # `example.com/path` as some files hold it
+    try:
+        host = urllib.parse.urlsplit(text).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    return host[4:] if host.startswith("www.") else host
 
 
 def ensure(conn):
+    """Create the summary tables, their indexes and the CJK index if missing."""
     for sql in SUMMARY_TABLES.values():
         conn.execute(sql)
+    for sql in SUMMARY_INDEXES:
+        conn.execute(sql)
+    cjk.ensure(conn)
+
+
+def _rows(columns):
+    """The campaign's tweets: its own and those it shares with a campaign
+    loaded earlier. `columns` are expressions over the alias t."""
+    return f"""SELECT {columns} FROM tweets t WHERE t.campaign = :campaign
+        UNION ALL
+        SELECT {columns} FROM shared_tweets s JOIN tweets t ON t.tweetid = s.tweetid
+        WHERE s.campaign = :campaign"""
 
 
 def refresh(conn, campaign):
     """Recompute one campaign's summaries (inside the caller's transaction)."""
     ensure(conn)
-    conn.execute("DELETE FROM campaign_months WHERE campaign = ?", (campaign,))
+    p = {"campaign": campaign}
+    for table in SUMMARY_TABLES:
+        if table != "campaign_urls":
+            conn.execute(f"DELETE FROM [{table}] WHERE campaign = :campaign", p)
+    _time_summaries(conn, p)
+    _account_months(conn, p)
+    _group_summaries(conn, p)
+    _hashtags_and_urls(conn, p)
+    cjk.refresh(conn, campaign)
+    for table in ("_tei_hours", "_tei_groups", "_tei_items"):
+        conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
+
+
+def _time_summaries(conn, p):
+    # Pass 1: hour buckets 'YYYY-MM-DD HH' (at most ~9,000 a year).
+    conn.execute("DROP TABLE IF EXISTS temp._tei_hours")
+    conn.execute(
+        f"""CREATE TEMP TABLE _tei_hours AS
+        SELECT bucket, count(*) AS tweets FROM (
+            {_rows("substr(t.tweet_time, 1, 13) AS bucket")}
+        ) WHERE bucket IS NOT NULL GROUP BY bucket""",
+        p,
+    )
     conn.execute(
         """INSERT INTO campaign_months (campaign, month, tweets)
-        SELECT campaign, substr(tweet_time, 1, 7), count(*) FROM tweets
-        WHERE campaign = ? AND tweet_time IS NOT NULL GROUP BY 1, 2""",
-        (campaign,),
+        SELECT :campaign, substr(bucket, 1, 7), sum(tweets) FROM _tei_hours
+        GROUP BY 2""",
+        p,
     )
+    conn.execute(
+        """INSERT INTO campaign_hours (campaign, weekday, hour, tweets)
+        SELECT :campaign, weekday, hour, sum(tweets) FROM (
+            SELECT CAST(strftime('%w', substr(bucket, 1, 10)) AS INTEGER) AS weekday,
+                   CAST(substr(bucket, 12, 2) AS INTEGER) AS hour, tweets
+            FROM _tei_hours
+        ) WHERE weekday IS NOT NULL AND hour IS NOT NULL GROUP BY weekday, hour""",
+        p,
+    )
+
+
+def _account_months(conn, p):
+    conn.execute(
+        """INSERT INTO campaign_account_months (campaign, month, accounts)
+        SELECT campaign, substr(account_creation_date, 1, 7), count(*) FROM users
+        WHERE campaign = :campaign AND account_creation_date IS NOT NULL
+          AND account_creation_date <> ''
+        GROUP BY 2""",
+        p,
+    )
+
+
+def _insert_top(conn, p, kind, select, keep=None):
+    """Rank the rows of `select` (value, label, tweets, accounts, internal)."""
+    limit = f"WHERE rank <= {int(keep)}" if keep else ""
+    conn.execute(
+        f"""INSERT INTO campaign_top (campaign, kind, rank, value, label, tweets, accounts, internal)
+        SELECT :campaign, :kind, rank, value, label, tweets, accounts, internal FROM (
+            SELECT value, label, tweets, accounts, internal,
+                   row_number() OVER (ORDER BY tweets DESC, accounts DESC, value) AS rank
+            FROM ({select})
+        ) {limit}""",
+        dict(p, kind=kind),
+    )
+
+
+def _group_summaries(conn, p):
+    # Pass 2: one group per account, language, client and retweeted account.
+    conn.execute("DROP TABLE IF EXISTS temp._tei_groups")
+    conn.execute(
+        f"""CREATE TEMP TABLE _tei_groups AS
+        SELECT userid, language, client, retweeted, count(*) AS tweets FROM (
+            {_rows('''t.userid AS userid, nullif(t.tweet_language, '') AS language,
+                   nullif(t.tweet_client_name, '') AS client,
+                   CASE WHEN t.is_retweet THEN nullif(t.retweet_userid, '') END AS retweeted''')}
+        ) GROUP BY 1, 2, 3, 4""",
+        p,
+    )
+    for kind, column in (("language", "language"), ("client", "client")):
+        _insert_top(
+            conn, p, kind,
+            f"""SELECT {column} AS value, NULL AS label, sum(tweets) AS tweets,
+                count(DISTINCT userid) AS accounts, NULL AS internal
+            FROM _tei_groups GROUP BY {column}""",
+        )
+    _insert_top(
+        conn, p, "account",
+        """SELECT g.userid AS value,
+            (SELECT u.user_screen_name FROM users u
+             WHERE u.campaign = :campaign AND u.userid = g.userid) AS label,
+            sum(g.tweets) AS tweets, NULL AS accounts, 1 AS internal
+        FROM _tei_groups g WHERE g.userid IS NOT NULL GROUP BY g.userid""",
+    )
+    # The label of a retweeted account: its screen name where any campaign's
+    # users file knows it (the users(userid) index makes this a lookup).
+    _insert_top(
+        conn, p, "retweeted",
+        """SELECT value, (SELECT u.user_screen_name FROM users u WHERE u.userid = value
+                          ORDER BY u.campaign = :campaign DESC LIMIT 1) AS label,
+                  tweets, accounts,
+                  EXISTS (SELECT 1 FROM users u WHERE u.campaign = :campaign
+                          AND u.userid = value) AS internal
+        FROM (SELECT retweeted AS value, sum(tweets) AS tweets,
+                     count(DISTINCT userid) AS accounts
+              FROM _tei_groups WHERE retweeted IS NOT NULL GROUP BY retweeted)""",
+        keep=RETWEETED_KEEP,
+    )
+
+
+def _hashtags_and_urls(conn, p):
+    # Pass 3: only rows whose lists are not empty reach json_each.
+    conn.execute("DROP TABLE IF EXISTS temp._tei_items")
+    conn.execute(
+        f"""CREATE TEMP TABLE _tei_items AS
+        WITH listed AS MATERIALIZED (
+            SELECT * FROM ({_rows('''t.tweetid AS tweetid, t.userid AS userid,
+                CASE WHEN t.hashtags LIKE '[_%' AND json_valid(t.hashtags) THEN t.hashtags END AS hashtags,
+                CASE WHEN t.urls LIKE '[_%' AND json_valid(t.urls) THEN t.urls END AS urls''')})
+            WHERE hashtags IS NOT NULL OR urls IS NOT NULL
+        )
+        SELECT 'hashtag' AS kind, j.value AS value, listed.userid AS userid, listed.tweetid AS tweetid
+        FROM listed, json_each(listed.hashtags) j WHERE j.type = 'text' AND j.value <> ''
+        UNION ALL
+        SELECT 'url', j.value, listed.userid, listed.tweetid
+        FROM listed, json_each(listed.urls) j WHERE j.type = 'text' AND j.value <> ''""",
+        p,
+    )
+    _insert_top(
+        conn, p, "hashtag",
+        """SELECT value, NULL AS label, count(DISTINCT tweetid) AS tweets,
+                  count(DISTINCT userid) AS accounts, NULL AS internal
+        FROM _tei_items WHERE kind = 'hashtag' GROUP BY value""",
+    )
+    # Domains per distinct URL: Python parses each URL once, not per tweet.
+    conn.create_function("tei_domain", 1, domain, deterministic=True)
+    conn.execute("DELETE FROM campaign_urls WHERE campaign = :campaign", p)
+    conn.execute(
+        """INSERT INTO campaign_urls (url, campaign, domain, tweets)
+        SELECT value, :campaign, tei_domain(value), count(DISTINCT tweetid)
+        FROM _tei_items WHERE kind = 'url' GROUP BY value""",
+        p,
+    )
+    _insert_top(
+        conn, p, "domain",
+        """SELECT u.domain AS value, NULL AS label, count(DISTINCT i.tweetid) AS tweets,
+                  count(DISTINCT i.userid) AS accounts, NULL AS internal
+        FROM _tei_items i JOIN campaign_urls u ON u.url = i.value AND u.campaign = :campaign
+        WHERE i.kind = 'url' AND u.domain IS NOT NULL GROUP BY u.domain""",
+    )
+
+
+def tables_present(conn):
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {name for name in SUMMARY_TABLES if name in names}

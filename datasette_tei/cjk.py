@@ -1,0 +1,174 @@
+"""A second full-text index for two-character Chinese, Japanese and Korean words.
+
+The main index (tweets_fts) uses the trigram tokenizer: it finds any
+substring of three or more characters, in any script, but nothing shorter,
+and most Chinese words have two characters. Chinese has no spaces to split
+words on, so this index holds, for each tweet that contains CJK text, every
+pair of adjacent CJK characters (its bigrams) as a token: the word 人民 is
+then a token of 中华人民共和国, found by an index lookup.
+
+The index is contentless (it keeps no copy of the text) and grows per
+import: tweets are never changed or deleted once loaded, so each import's
+tweets are indexed once, and `tweets_cjk_imports` remembers which imports
+are done.
+"""
+import re
+
+TABLE = "tweets_cjk"
+IMPORTS_TABLE = "tweets_cjk_imports"
+
+# Han (with extension A and compatibility ideographs), kana and Hangul.
+_CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK_RUN = re.compile(f"[{_CJK_CLASS}]+")
+# The same ranges for SQLite's GLOB: a C-speed filter before any Python runs.
+GLOB = f"*[{_CJK_CLASS}]*"
+
+# A match expression for either index that cannot match any tweet: FTS5
+# rejects an empty or NULL query, so "no terms" needs a real expression.
+NEVER_BIGRAM = '"tei_no_match_token"'  # ASCII: the bigram index holds only CJK tokens
+NEVER_TRIGRAM = '"\ue000\ue001\ue002"'  # private-use characters
+
+TABLES = {
+    TABLE: f"CREATE VIRTUAL TABLE IF NOT EXISTS [{TABLE}] USING fts5("
+    "bigrams, content='', tokenize='unicode61')",
+    IMPORTS_TABLE: f"CREATE TABLE IF NOT EXISTS [{IMPORTS_TABLE}] ([import_id] INTEGER PRIMARY KEY)",
+}
+
+
+def is_cjk(text):
+    return bool(text) and _CJK_RUN.fullmatch(text) is not None
+
+
+def has_cjk(text):
+    return bool(text) and _CJK_RUN.search(text) is not None
+
+
+def bigrams(text):
+    """The CJK bigrams of a text, space-separated; None when it has no CJK.
+
+    A run of a single character is kept as it is, so that it is searchable
+    beside its neighbours in other scripts."""
+    if not text:
+        return None
+    tokens = []
+    for run in _CJK_RUN.findall(text):
+        if len(run) == 1:
+            tokens.append(run)
+        else:
+            tokens.extend(run[i:i + 2] for i in range(len(run) - 1))
+    return " ".join(tokens) if tokens else None
+
+
+def ensure(conn):
+    for sql in TABLES.values():
+        conn.execute(sql)
+
+
+def register_functions(conn):
+    conn.create_function("tei_cjk_bigrams", 1, bigrams, deterministic=True)
+
+
+def refresh(conn, campaign):
+    """Index the campaign's tweets from imports not indexed yet.
+
+    One pass over the campaign's rows; GLOB skips tweets without CJK text in
+    C, so Python only sees the tweets it indexes."""
+    ensure(conn)
+    register_functions(conn)
+    conn.execute(
+        f"""INSERT INTO [{TABLE}] (rowid, bigrams)
+        SELECT tweetid, tei_cjk_bigrams(tweet_text) FROM tweets
+        WHERE campaign = :campaign AND tweet_text GLOB :glob
+          AND import_id NOT IN (SELECT import_id FROM [{IMPORTS_TABLE}])""",
+        {"campaign": campaign, "glob": GLOB},
+    )
+    conn.execute(
+        f"""INSERT OR IGNORE INTO [{IMPORTS_TABLE}] (import_id)
+        SELECT DISTINCT import_id FROM tweets
+        WHERE campaign = :campaign AND import_id IS NOT NULL""",
+        {"campaign": campaign},
+    )
+
+
+# --- Turning a user's search into match expressions -------------------------
+
+def terms(q):
+    """Whitespace-separated terms, quotes removed (they only group words)."""
+    return [t for t in (q or "").replace('"', " ").split() if t]
+
+
+def _quote(term):
+    return '"' + term.replace('"', '""') + '"'
+
+
+def plan(q):
+    """Split a search into (trigram terms, bigram terms, residual terms).
+
+    Terms of three or more characters go to the trigram index; two-character
+    CJK words (and single CJK characters) to the bigram index; anything
+    else (a one- or two-letter word in another script) cannot be looked up
+    and is only checked against the tweets the other terms found."""
+    trigram, bigram, residue = [], [], []
+    for term in terms(q):
+        if len(term) >= 3:
+            trigram.append(term)
+        elif is_cjk(term):
+            bigram.append(term)
+        else:
+            residue.append(term)
+    return trigram, bigram, residue
+
+
+def trigram_query(q):
+    trigram, _, _ = plan(q)
+    return " ".join(_quote(t) for t in trigram) if trigram else NEVER_TRIGRAM
+
+
+def bigram_query(q):
+    _, bigram, _ = plan(q)
+    return " ".join(_quote(t) for t in bigram) if bigram else NEVER_BIGRAM
+
+
+def search_mode(q):
+    """1: trigram index only; 2: bigram index only; 3: both; 0: nothing to look up."""
+    trigram, bigram, _ = plan(q)
+    return (1 if trigram else 0) | (2 if bigram else 0)
+
+
+def residue_ok(text, q):
+    """1 when the text contains every term that no index could look up."""
+    _, _, residue = plan(q)
+    if not residue:
+        return 1
+    folded = (text or "").casefold()
+    return int(all(term.casefold() in folded for term in residue))
+
+
+OPEN, CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧: rare in tweets, and not HTML-special
+
+
+def snippet(text, q, width=160):
+    """A window of the text around the first match, every term marked ⟦…⟧."""
+    if text is None:
+        return None
+    words = sorted({t.casefold() for t in terms(q)}, key=len, reverse=True)
+    if not words:
+        return text[:width]
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    first = pattern.search(text)
+    start = 0
+    if first and len(text) > width:
+        start = max(0, min(first.start() - width // 3, len(text) - width))
+    window = text[start:start + width]
+    marked = pattern.sub(lambda m: OPEN + m.group(0) + CLOSE, window)
+    return ("…" if start else "") + marked + ("…" if start + width < len(text) else "")
+
+
+def register_search_functions(conn):
+    """The SQL functions the `search` canned query calls."""
+    conn.create_function("tei_trigram_query", 1, trigram_query, deterministic=True)
+    conn.create_function("tei_bigram_query", 1, bigram_query, deterministic=True)
+    conn.create_function("tei_search_mode", 1, search_mode, deterministic=True)
+    conn.create_function("tei_search_residue", 2, residue_ok, deterministic=True)
+    conn.create_function("tei_snippet", 2, snippet, deterministic=True)
+    register_functions(conn)

@@ -1,0 +1,411 @@
+"""Campaign pages: /-/tei (every campaign) and /-/tei/<campaign>, in HTML and JSON.
+
+Everything a page shows comes from the campaigns table and the summary
+tables the build precomputed (summaries.py): a page runs a dozen indexed
+lookups, never an aggregate over tweets. A database built before a summary
+table existed still gets its pages, with the missing parts left empty.
+
+Tweet and profile text is written by troll farms: templates autoescape, and
+the SVG charts are built from escaped strings (markupsafe) only.
+"""
+import datetime
+import json
+import urllib.parse
+
+from markupsafe import Markup, escape
+
+from . import summaries
+from .schema import is_tei_database
+
+TOP = 15  # rows per table on a campaign page
+
+# (key in the page data, campaign_top kind, tweets column to facet, title)
+TOP_TABLES = (
+    ("languages", "language", "tweet_language", "Languages"),
+    ("clients", "client", "tweet_client_name", "Clients"),
+    ("hashtags", "hashtag", "hashtags", "Hashtags"),
+    ("domains", "domain", None, "URL domains"),
+    ("active_accounts", "account", "userid", "Most active accounts"),
+    ("retweeted_accounts", "retweeted", "retweet_userid", "Most retweeted accounts"),
+)
+
+CAMPAIGN_COLUMNS = (
+    "name", "country", "release", "release_date", "description", "synthetic",
+    "announced_accounts", "announced_tweets", "tweets", "accounts", "tweeting_accounts",
+    "hashed_accounts", "shared_tweets", "rejected_rows", "first_tweet", "last_tweet", "updated",
+)
+
+
+# --- Reading the database (run in Datasette's thread, on one connection) ----
+
+def _tables(conn):
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _dicts(cursor):
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _campaign_columns(conn):
+    present = {row[1] for row in conn.execute("PRAGMA table_info(campaigns)")}
+    return [c for c in CAMPAIGN_COLUMNS if c in present]
+
+
+def read_campaigns(conn):
+    """Every campaign of a TEI database, with its monthly tweets; [] otherwise."""
+    if not is_tei_database(conn):
+        return []
+    columns = _campaign_columns(conn)
+    campaigns = _dicts(conn.execute(
+        f"SELECT {', '.join(f'[{c}]' for c in columns)} FROM campaigns ORDER BY release, name"
+    ))
+    months = {}
+    if "campaign_months" in _tables(conn):
+        for campaign, month, tweets in conn.execute(
+            "SELECT campaign, month, tweets FROM campaign_months ORDER BY campaign, month"
+        ):
+            months.setdefault(campaign, []).append({"month": month, "tweets": tweets})
+    for campaign in campaigns:
+        campaign["months"] = months.get(campaign["name"], [])
+    return campaigns
+
+
+def read_campaign(conn, name):
+    """One campaign's page data, or None when the database does not hold it.
+
+    `name` comes from a URL: it is only ever a bound parameter."""
+    if not is_tei_database(conn):
+        return None
+    columns = _campaign_columns(conn)
+    rows = _dicts(conn.execute(
+        f"SELECT {', '.join(f'[{c}]' for c in columns)} FROM campaigns WHERE name = ?", (name,)
+    ))
+    if not rows:
+        return None
+    data = rows[0]
+    tables = _tables(conn)
+    missing = sorted(set(summaries.SUMMARY_TABLES) - tables - {"campaign_urls"})
+    data["missing_summaries"] = missing
+    p = {"campaign": name}
+
+    def query(table, sql):
+        return _dicts(conn.execute(sql, p)) if table in tables else []
+
+    data["months"] = query(
+        "campaign_months",
+        "SELECT month, tweets FROM campaign_months WHERE campaign = :campaign ORDER BY month",
+    )
+    by_cell = query(
+        "campaign_hours",
+        "SELECT weekday, hour, tweets FROM campaign_hours WHERE campaign = :campaign "
+        "ORDER BY weekday, hour",
+    )
+    hours = [0] * 24
+    for cell in by_cell:
+        if 0 <= cell["hour"] < 24:
+            hours[cell["hour"]] += cell["tweets"]
+    data["hours"] = [{"hour": hour, "tweets": tweets} for hour, tweets in enumerate(hours)]
+    data["weekday_hours"] = [
+        dict(cell, day=summaries.WEEKDAYS[cell["weekday"] % 7]) for cell in by_cell
+    ]
+    data["account_months"] = query(
+        "campaign_account_months",
+        "SELECT month, accounts FROM campaign_account_months WHERE campaign = :campaign "
+        "ORDER BY month",
+    )
+    for key, kind, _, _ in TOP_TABLES:
+        rows = []
+        if "campaign_top" in tables:
+            rows = _dicts(conn.execute(
+                "SELECT rank, value, label, tweets, accounts, internal FROM campaign_top "
+                "WHERE campaign = :campaign AND kind = :kind AND rank <= :top ORDER BY rank",
+                dict(p, kind=kind, top=TOP),
+            ))
+        data[key] = rows
+    return data
+
+
+# --- Links to the Datasette views behind each figure -----------------------
+
+def _month_after(month):
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def _table_url(datasette, database, table, **params):
+    url = datasette.urls.table(database, table)
+    query = urllib.parse.urlencode([(k, v) for k, v in params.items() if v is not None])
+    return f"{url}?{query}" if query else url
+
+
+def campaign_path(datasette, name, fmt=""):
+    # Dots encoded too, so that a name ending in .json is not read as a format.
+    quoted = urllib.parse.quote(name, safe='').replace('.', '%2E')
+    return datasette.urls.path(f"/-/tei/{quoted}{fmt}")
+
+
+def add_links(datasette, database, data):
+    """Give every figure the URL of the Datasette view that backs it."""
+    name = data["name"]
+    tweets = lambda **kw: _table_url(datasette, database, "tweets", campaign=name, **kw)  # noqa: E731
+    users = lambda **kw: _table_url(datasette, database, "users", campaign=name, **kw)  # noqa: E731
+    query = lambda q, **kw: datasette.urls.database(database) + f"/{q}?" + urllib.parse.urlencode(  # noqa: E731
+        dict(campaign=name, **kw))
+    data["database"] = database
+    data["links"] = {
+        "page": campaign_path(datasette, name),
+        "json": campaign_path(datasette, name, ".json"),
+        "tweets": tweets(),
+        "users": users(),
+        "months": tweets(_facet_date="tweet_time"),
+        "hours": query("activity_by_hour"),
+        "account_months": users(_facet="account_language", _sort="account_creation_date"),
+        "hashed_accounts": users(is_hashed="1"),
+        "account_creation_bursts": query("account_creation_bursts"),
+        "top_hashtags": query("top_hashtags"),
+        "top_domains": query("top_domains"),
+        "most_retweeted_accounts": query("most_retweeted_accounts"),
+        "search": datasette.urls.database(database) + "/search?" + urllib.parse.urlencode(
+            {"campaign": name}),
+    }
+    for row in data.get("months", []):
+        row["url"] = tweets(tweet_time__gte=row["month"], tweet_time__lt=_month_after(row["month"]),
+                            _sort="tweet_time")
+    for row in data.get("account_months", []):
+        row["url"] = users(account_creation_date__gte=row["month"],
+                           account_creation_date__lt=_month_after(row["month"]))
+    facets = {}
+    for key, kind, column, _ in TOP_TABLES:
+        if column == "hashtags":
+            facets[key] = tweets(_facet_array="hashtags")
+        elif column:
+            facets[key] = tweets(_facet=column)
+        else:
+            facets[key] = query("top_domains")
+        for row in data.get(key, []):
+            value = row["value"]
+            if value is None:
+                row["url"] = tweets(**{f"{column}__isnull": "1"}) if column else None
+            elif column == "hashtags":
+                row["url"] = tweets(hashtags__arraycontains=value)
+            elif kind == "domain":
+                row["url"] = tweets(urls__contains=value)
+            elif kind == "account":
+                row["url"] = tweets(userid=value, _sort="tweet_time")
+                row["timeline"] = datasette.urls.database(database) + "/user_timeline?" + \
+                    urllib.parse.urlencode({"userid": value})
+            else:
+                row["url"] = tweets(**{column: value})
+    data["links"]["facets"] = facets
+    return data
+
+
+# --- Charts: server-side SVG, every text escaped ----------------------------
+
+def _fmt(number):
+    return f"{number:,}"
+
+
+def bar_chart(points, width=640, height=160, label="", link=True):
+    """Bars for [(label, value, url)], each with a tooltip (<title>)."""
+    if not points:
+        return Markup('<p class="tei-empty">No data.</p>')
+    peak = max(value for _, value, _ in points) or 1
+    n = len(points)
+    gap = 1 if n > 60 else 2
+    bar = max((width - gap * n) / n, 1)
+    parts = [
+        f'<svg class="tei-chart" viewBox="0 0 {width} {height + 18}" width="100%" '
+        f'role="img" aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, (name, value, url) in enumerate(points):
+        h = 0 if not value else max(value / peak * height, 1)
+        x = i * (bar + gap)
+        tip = f"{name}: {_fmt(value)}"
+        rect = (f'<rect x="{x:.1f}" y="{height - h:.1f}" width="{bar:.1f}" height="{h:.1f}">'
+                f'<title>{escape(tip)}</title></rect>')
+        if url and link:
+            rect = f'<a href="{escape(url)}">{rect}</a>'
+        parts.append(rect)
+    # First and last labels under the axis.
+    parts.append(f'<text x="0" y="{height + 14}" class="tei-axis">{escape(points[0][0])}</text>')
+    if n > 1:
+        parts.append(f'<text x="{width}" y="{height + 14}" class="tei-axis" text-anchor="end">'
+                     f'{escape(points[-1][0])}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def hour_chart(hours, width=640, height=140):
+    points = [(f"{h['hour']:02d}:00 UTC", h["tweets"], None) for h in hours]
+    if not any(value for _, value, _ in points):
+        return Markup('<p class="tei-empty">No data.</p>')
+    chart = str(bar_chart(points, width, height, "Tweets by hour of day (UTC)"))
+    # Every sixth hour labelled, instead of first and last.
+    step = width / 24
+    labels = "".join(
+        f'<text x="{h * step:.1f}" y="{height + 14}" class="tei-axis">{h:02d}h</text>'
+        for h in range(0, 24, 6)
+    )
+    start = chart.index('<text x="0"')
+    return Markup(chart[:start] + labels + "</svg>")
+
+
+def heatmap(cells, width=640):
+    """Weekday x hour: darker is more tweets."""
+    if not cells:
+        return Markup('<p class="tei-empty">No data.</p>')
+    peak = max(c["tweets"] for c in cells) or 1
+    cell_w, cell_h, left = (width - 40) / 24, 16, 40
+    grid = {(c["weekday"], c["hour"]): c["tweets"] for c in cells}
+    order = (1, 2, 3, 4, 5, 6, 0)  # Monday first
+    parts = [f'<svg class="tei-heatmap" viewBox="0 0 {width} {cell_h * 7 + 18}" width="100%" '
+             f'role="img" aria-label="Tweets by weekday and hour (UTC)" '
+             f'xmlns="http://www.w3.org/2000/svg">']
+    for row, weekday in enumerate(order):
+        day = summaries.WEEKDAYS[weekday]
+        parts.append(f'<text x="0" y="{row * cell_h + 12}" class="tei-axis">{escape(day[:3])}</text>')
+        for hour in range(24):
+            value = grid.get((weekday, hour), 0)
+            opacity = 0.06 + 0.94 * value / peak if value else 0.03
+            tip = f"{day} {hour:02d}:00 UTC: {_fmt(value)} tweets"
+            parts.append(
+                f'<rect x="{left + hour * cell_w:.1f}" y="{row * cell_h}" width="{cell_w - 1:.1f}" '
+                f'height="{cell_h - 1}" fill-opacity="{opacity:.3f}"><title>{escape(tip)}</title></rect>'
+            )
+    for hour in range(0, 24, 6):
+        parts.append(f'<text x="{left + hour * cell_w:.1f}" y="{cell_h * 7 + 14}" '
+                     f'class="tei-axis">{hour:02d}h</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def sparkline(months, width=240, height=40):
+    if not months:
+        return Markup('<p class="tei-empty">No tweets.</p>')
+    points = [(m["month"], m["tweets"], None) for m in _fill_months(months, "tweets")]
+    return bar_chart(points, width, height, "Tweets per month", link=False)
+
+
+def _fill_months(rows, key):
+    """Months without tweets are gaps in the data; a chart shows them as zero."""
+    if not rows:
+        return []
+    by_month = {r["month"]: r for r in rows}
+    try:
+        month, last = rows[0]["month"], rows[-1]["month"]
+        datetime.date(int(month[:4]), int(month[5:7]), 1)
+    except (ValueError, TypeError, IndexError):
+        return rows
+    filled = []
+    while month <= last and len(filled) < 1200:
+        filled.append(by_month.get(month, {"month": month, key: 0, "url": None}))
+        month = _month_after(month)
+    return filled
+
+
+def charts(data):
+    months = _fill_months(data["months"], "tweets")
+    accounts = _fill_months(data["account_months"], "accounts")
+    return {
+        "months": bar_chart([(m["month"], m["tweets"], m.get("url")) for m in months],
+                            label="Tweets per month"),
+        "hours": hour_chart(data["hours"]),
+        "heatmap": heatmap(data["weekday_hours"]),
+        "account_months": bar_chart([(m["month"], m["accounts"], m.get("url")) for m in accounts],
+                                    label="Accounts created per month"),
+    }
+
+
+# --- Views -----------------------------------------------------------------
+
+async def tei_databases(datasette):
+    """The served databases that have the TEI schema, in order."""
+    found = []
+    for name, db in datasette.databases.items():
+        if name.startswith("_"):
+            continue
+        try:
+            if await db.execute_fn(is_tei_database):
+                found.append((name, db))
+        except Exception:  # a database that cannot be read is not ours to show
+            continue
+    return found
+
+
+def _json_response(data, status=200):
+    from datasette.utils.asgi import Response
+
+    return Response(
+        json.dumps(data, ensure_ascii=False, default=str),
+        status=status,
+        content_type="application/json; charset=utf-8",
+    )
+
+
+async def index(datasette, request):
+    fmt = request.url_vars.get("format") or ""
+    cards = []
+    for database, db in await tei_databases(datasette):
+        for campaign in await db.execute_fn(read_campaigns):
+            campaign["database"] = database
+            campaign["links"] = {
+                "page": campaign_path(datasette, campaign["name"]),
+                "json": campaign_path(datasette, campaign["name"], ".json"),
+                "tweets": _table_url(datasette, database, "tweets", campaign=campaign["name"]),
+                "users": _table_url(datasette, database, "users", campaign=campaign["name"]),
+            }
+            cards.append(campaign)
+    if fmt == ".json":
+        return _json_response({"campaigns": cards})
+    from datasette.utils.asgi import Response
+
+    for card in cards:
+        card["sparkline"] = sparkline(card["months"])
+    html = await datasette.render_template(
+        "tei_index.html", {"campaigns": cards, "json_url": datasette.urls.path("/-/tei.json")},
+        request=request,
+    )
+    return Response.html(html)
+
+
+async def campaign(datasette, request):
+    from datasette.utils.asgi import Response
+
+    fmt = request.url_vars.get("format") or ""
+    name = urllib.parse.unquote(request.url_vars["campaign"])
+    found = None
+    also = []
+    for database, db in await tei_databases(datasette):
+        data = await db.execute_fn(lambda conn: read_campaign(conn, name))
+        if data is None:
+            continue
+        if found is None:
+            found = add_links(datasette, database, data)
+        else:
+            also.append(database)
+    if found is None:
+        message = f"No campaign named {name!r} in the served databases."
+        if fmt == ".json":
+            return _json_response({"ok": False, "error": message, "status": 404}, status=404)
+        html = await datasette.render_template(
+            "tei_campaign.html", {"campaign": None, "message": message}, request=request
+        )
+        return Response.html(html, status=404)
+    found["also_in_databases"] = also
+    if fmt == ".json":
+        return _json_response(found)
+    html = await datasette.render_template(
+        "tei_campaign.html",
+        {"campaign": found, "charts": charts(found), "top_tables": TOP_TABLES,
+         "index_url": datasette.urls.path("/-/tei")},
+        request=request,
+    )
+    return Response.html(html)
+
+
+ROUTES = [
+    (r"^/-/tei(?P<format>\.json)?$", index),
+    (r"^/-/tei/(?P<campaign>[^/]+?)(?P<format>\.json)?$", campaign),
+]

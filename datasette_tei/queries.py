@@ -1,0 +1,221 @@
+"""Canned queries, written once as data and registered for every database
+with the TEI schema: through the `canned_queries` hook on Datasette 0.65,
+through `datasette.add_query()` from `startup` on the 1.0 alphas.
+
+Parameters that a user leaves out arrive as '' and mean "any". The queries
+over large sets read the summary tables the build precomputed (summaries.py),
+so that they answer at once on a 40-million-tweet campaign; `requires` names
+the tables a query needs, and a query is offered only where they exist.
+"""
+from dataclasses import dataclass, field
+
+from .schema import is_tei_database
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    title: str
+    description: str
+    sql: str
+    params: tuple = ()
+    requires: frozenset = field(default_factory=frozenset)
+
+    def canned(self):
+        """The 0.65 canned query dictionary."""
+        return {
+            "sql": self.sql,
+            "title": self.title,
+            "description": self.description,
+            "params": list(self.params),
+        }
+
+
+_CAMPAIGN = "(:campaign = '' OR campaign = :campaign)"
+
+# The search: each index finds what it can; a query with terms for both
+# keeps the tweets both found. tei_search_mode() says which indexes the
+# terms need (1 trigram, 2 bigram, 3 both), so the unused arms stop before
+# they start; tei_*_query() build the FTS5 expressions from the user's words,
+# quoted, so that no search text is ever parsed as FTS5 syntax.
+_SEARCH_SQL = """WITH trigram AS (
+  SELECT rowid, bm25(tweets_fts) AS score FROM tweets_fts
+  WHERE tweets_fts MATCH tei_trigram_query(:q)
+),
+bigram AS (
+  SELECT rowid, bm25(tweets_cjk) AS score FROM tweets_cjk
+  WHERE tweets_cjk MATCH tei_bigram_query(:q)
+),
+hits AS (
+  SELECT rowid, score FROM trigram WHERE tei_search_mode(:q) = 1
+  UNION ALL
+  SELECT rowid, score FROM bigram WHERE tei_search_mode(:q) = 2
+  UNION ALL
+  SELECT trigram.rowid, trigram.score + bigram.score
+  FROM trigram JOIN bigram ON bigram.rowid = trigram.rowid WHERE tei_search_mode(:q) = 3
+)
+SELECT t.tweetid_str AS tweetid, t.campaign, t.tweet_time, t.userid, t.user_screen_name,
+  t.tweet_language, tei_snippet(t.tweet_text, :q) AS snippet, round(hits.score, 3) AS score
+FROM hits JOIN tweets t ON t.tweetid = hits.rowid
+WHERE (:campaign = '' OR t.campaign = :campaign
+       OR EXISTS (SELECT 1 FROM shared_tweets s WHERE s.tweetid = t.tweetid AND s.campaign = :campaign))
+  AND (:language = '' OR lower(t.tweet_language) = lower(:language))
+  AND tei_search_residue(t.tweet_text, :q)
+ORDER BY hits.score, t.tweetid
+LIMIT 200"""
+
+_WEEKDAY_COLUMNS = ",\n  ".join(
+    f"sum(CASE weekday WHEN {number} THEN tweets ELSE 0 END) AS {name}"
+    for number, name in ((1, "mon"), (2, "tue"), (3, "wed"), (4, "thu"), (5, "fri"), (6, "sat"), (0, "sun"))
+)
+
+QUERIES = (
+    Query(
+        "search",
+        "Search tweets",
+        "Full-text search of tweet text in any script, ranked by relevance (bm25), with "
+        "the words found marked ⟦like this⟧. Two-character Chinese, Japanese and Korean "
+        "words are found inside longer runs of text. Optionally limit to a campaign and "
+        "a tweet language (such as en, ru, zh).",
+        _SEARCH_SQL,
+        ("q", "campaign", "language"),
+        frozenset({"tweets_fts", "tweets_cjk"}),
+    ),
+    Query(
+        "top_hashtags",
+        "Top hashtags of a campaign",
+        "Hashtags by the number of tweets that used them and the number of the "
+        "campaign's accounts that did (precomputed at build time).",
+        """SELECT value AS hashtag, tweets, accounts FROM campaign_top
+WHERE campaign = :campaign AND kind = 'hashtag'
+ORDER BY rank LIMIT 500""",
+        ("campaign",),
+        frozenset({"campaign_top"}),
+    ),
+    Query(
+        "top_domains",
+        "Top URL domains of a campaign",
+        "Domains of the links a campaign tweeted, by tweets and by accounts "
+        "(www. removed; precomputed at build time).",
+        """SELECT value AS domain, tweets, accounts FROM campaign_top
+WHERE campaign = :campaign AND kind = 'domain'
+ORDER BY rank LIMIT 500""",
+        ("campaign",),
+        frozenset({"campaign_top"}),
+    ),
+    Query(
+        "activity_by_hour",
+        "Activity by hour and weekday (UTC)",
+        "Tweets per hour of the day (UTC), one column a weekday: a troll farm's "
+        "office hours and days off show here.",
+        f"""SELECT hour,
+  {_WEEKDAY_COLUMNS},
+  sum(tweets) AS total
+FROM campaign_hours WHERE campaign = :campaign
+GROUP BY hour ORDER BY hour""",
+        ("campaign",),
+        frozenset({"campaign_hours"}),
+    ),
+    Query(
+        "account_creation_bursts",
+        "Account creation bursts",
+        "Days on which two or more of a campaign's accounts were created, most first: "
+        "accounts registered in batches.",
+        """SELECT account_creation_date AS day, count(*) AS accounts,
+  round(100.0 * count(*) / (SELECT count(*) FROM users WHERE campaign = :campaign), 1)
+    AS percent_of_campaign,
+  group_concat(user_screen_name, ' ') AS screen_names
+FROM users
+WHERE campaign = :campaign AND account_creation_date IS NOT NULL AND account_creation_date <> ''
+GROUP BY account_creation_date HAVING count(*) > 1
+ORDER BY accounts DESC, day LIMIT 500""",
+        ("campaign",),
+    ),
+    Query(
+        "most_retweeted_accounts",
+        "Most retweeted accounts",
+        "The accounts a campaign amplified: retweets of each, how many of the campaign's "
+        "accounts retweeted it, and whether it is one of the campaign's own accounts.",
+        """SELECT value AS retweet_userid, label AS screen_name, tweets AS retweets,
+  accounts AS retweeted_by_accounts, internal AS campaign_account
+FROM campaign_top
+WHERE campaign = :campaign AND kind = 'retweeted'
+ORDER BY rank LIMIT 500""",
+        ("campaign",),
+        frozenset({"campaign_top"}),
+    ),
+    Query(
+        "shared_urls_across_campaigns",
+        "URLs and domains shared across campaigns",
+        "Domains and exact URLs that more than one campaign tweeted, most campaigns first.",
+        """SELECT * FROM (
+  SELECT 'domain' AS kind, value, count(*) AS campaigns, sum(tweets) AS tweets,
+    group_concat(campaign, ' ') AS campaign_names
+  FROM campaign_top WHERE kind = 'domain' GROUP BY value HAVING count(*) > 1
+  UNION ALL
+  SELECT 'url', url, count(*), sum(tweets), group_concat(campaign, ' ')
+  FROM campaign_urls GROUP BY url HAVING count(*) > 1
+)
+ORDER BY campaigns DESC, tweets DESC, kind, value LIMIT 1000""",
+        (),
+        frozenset({"campaign_top", "campaign_urls"}),
+    ),
+    Query(
+        "user_timeline",
+        "An account's timeline",
+        "Every tweet of an account (its userid, which may be a hash), oldest first, "
+        "in every campaign that holds it.",
+        """SELECT tweetid_str AS tweetid, tweet_time, campaign, tweet_language, tweet_text,
+  is_retweet, retweet_userid, in_reply_to_tweetid_str AS in_reply_to_tweetid,
+  hashtags, urls, like_count, retweet_count
+FROM tweets WHERE userid = :userid
+ORDER BY tweet_time, tweetid LIMIT 1000""",
+        ("userid",),
+    ),
+)
+
+BY_NAME = {query.name: query for query in QUERIES}
+
+
+def _table_names(conn):
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def available(conn):
+    """The queries this database can run; none if it is not a TEI database."""
+    if not is_tei_database(conn):
+        return []
+    tables = _table_names(conn)
+    return [query for query in QUERIES if query.requires <= tables]
+
+
+async def for_database(db):
+    return await db.execute_fn(available)
+
+
+async def canned_queries(datasette, database):
+    """0.65: the hook's answer for one database."""
+    db = datasette.databases.get(database)
+    if db is None:
+        return {}
+    return {query.name: query.canned() for query in await for_database(db)}
+
+
+async def register_all(datasette):
+    """1.0: add every query to every TEI database, from `startup`."""
+    for name, db in list(datasette.databases.items()):
+        if name == "_internal":
+            continue
+        for query in await for_database(db):
+            await datasette.add_query(
+                name,
+                query.name,
+                query.sql,
+                title=query.title,
+                description=query.description,
+                parameters=list(query.params),
+                # Like 0.65's canned queries: they run where arbitrary SQL
+                # is not allowed (a published instance may turn that off).
+                is_trusted=True,
+                source="plugin",
+            )
