@@ -60,10 +60,13 @@ def cli():
 @click.argument("database", type=click.Path(dir_okay=False))
 @click.argument("sources", nargs=-1)
 @click.option("--demo", is_flag=True, help="Build the bundled synthetic sample.")
-@click.option("--campaign", help="Name the campaign of every source, instead of reading it from names.")
+@click.option("--campaign", help="Name the campaign of every source, instead of reading it from names. "
+              "With gs:// sources: a glob choosing the campaigns to download and build.")
 @click.option("--strict", is_flag=True, help="A rejected row fails its archive (exit status 1).")
 @click.option("--silent", is_flag=True, help="No progress bars.")
-def build(database, sources, demo, campaign, strict, silent):
+@click.option("--cache-dir", type=click.Path(file_okay=False),
+              help="Where gs:// sources are downloaded (default: ~/.cache/datasette-tei).")
+def build(database, sources, demo, campaign, strict, silent, cache_dir):
     """Convert TEI archives into one SQLite DATABASE.
 
     SOURCES are .zip, .csv or .csv.gz files, or folders searched
@@ -79,6 +82,8 @@ def build(database, sources, demo, campaign, strict, silent):
         sources.append(DEMO_DIR)
     if not sources:
         raise click.UsageError("give at least one SOURCE, or --demo")
+    if any(bucket_mod.is_gs_url(source) for source in sources):
+        sources, campaign = _fetch_gs_sources(sources, campaign, cache_dir, silent), None
     progress = load.NullProgress() if silent else BarProgress()
     try:
         report = load.build(database, sources, campaign=campaign, strict=strict, progress=progress)
@@ -116,3 +121,192 @@ def _print_summary(report):
                    err=True)
     for error in report.errors:
         click.echo(f"Error: {error}", err=True)
+
+
+# --- The bucket: list, download, and gs:// sources for build -----------------
+
+import json  # noqa: E402
+
+from . import bucket as bucket_mod  # noqa: E402  (kept beside the commands that use it)
+
+_CREDENTIALS_HELP = (
+    "A JSON key file for a private copy of the bucket, or 'default' for application "
+    "default credentials. Anonymous access otherwise (the TEI bucket is public)."
+)
+_RETRY_HELP = "Seconds to keep retrying timeouts, 429, 5xx and refused connections before giving up."
+
+
+class DownloadBar(BarProgress):
+    """Total bytes on stderr, with the transfer rate beside the bar."""
+
+    def start(self, total_bytes):
+        self.started = time.monotonic()
+        self.total = total_bytes
+        self.done = 0
+        self.network = 0
+        self.bar = click.progressbar(
+            length=max(total_bytes, 1),
+            label="Downloading",
+            file=sys.stderr,
+            show_pos=False,
+            item_show_func=lambda _: self._rate(),
+            width=30,
+        )
+        self.bar.__enter__()
+
+    def _rate(self):
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        return (f"{bucket_mod.human_size(self.done)} of {bucket_mod.human_size(self.total)}, "
+                f"{bucket_mod.human_size(self.network / elapsed)}/s")
+
+    def advance(self, nbytes):
+        self.done += nbytes
+        super().advance(nbytes)
+
+    def fetched(self, nbytes):
+        self.network += nbytes
+
+
+class _QuietDownload(bucket_mod.DownloadProgress):
+    """--silent: no bar, but what needs saying (a corrupt file re-fetched) is said."""
+
+    def message(self, text):
+        click.echo(text, err=True)
+
+
+def _bucket_options(function):
+    function = click.option("--retry-timeout", type=click.FloatRange(0), metavar="SECONDS",
+                            default=bucket_mod.DEFAULT_RETRY_TIMEOUT, show_default=True,
+                            help=_RETRY_HELP)(function)
+    function = click.option("--credentials", metavar="FILE", envvar="DATASETTE_TEI_CREDENTIALS",
+                            help=_CREDENTIALS_HELP)(function)
+    function = click.option("--campaign", "campaigns", multiple=True, metavar="GLOB",
+                            help="Only campaigns matching this glob (case-sensitive; repeatable); "
+                                 "'2019_01/*' matches a release folder.")(function)
+    return function
+
+
+def _listing(url, credentials, retry_timeout):
+    try:
+        client = bucket_mod.make_client(credentials)
+        return bucket_mod.list_files(client, url, retry_timeout=retry_timeout)
+    except bucket_mod.BucketError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command("list")
+@click.argument("url", default=bucket_mod.DEFAULT_URL, metavar="[gs://BUCKET/PREFIX]")
+@_bucket_options
+@click.option("--media", is_flag=True, help="List media archives one by one (their total per campaign is always shown).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+def list_command(url, campaigns, credentials, retry_timeout, media, as_json):
+    """List the release folders, campaigns, files and sizes under a gs:// URL.
+
+    The default URL is the public TEI bucket, gs://twitter-election-integrity/hashed/.
+    """
+    files = _listing(url, credentials, retry_timeout)
+    summary = bucket_mod.summarize(url, files, campaigns=campaigns, media=media)
+    if campaigns and not summary["campaigns"]:
+        raise click.ClickException(f"{url}: no campaign matches {', '.join(campaigns)}")
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(bucket_mod.render(summary, media=media))
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.argument("url", default=bucket_mod.DEFAULT_URL, metavar="[gs://BUCKET/PREFIX]")
+@_bucket_options
+@click.option("--media", is_flag=True, help="Also download the media archives (hundreds of GB in all).")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Files downloaded at once.")
+@click.option("--verify", is_flag=True,
+              help="Re-read every local file and check it against the bucket, even those verified before.")
+@click.option("--silent", is_flag=True, help="No progress bar.")
+def download(dest, url, campaigns, credentials, retry_timeout, media, workers, verify, silent):
+    """Mirror the archives under a gs:// URL into DEST, verified and resumable.
+
+    Files keep their object paths (DEST/hashed/2019_01/...). Each is checked
+    against the object's CRC32C (or MD5) before it counts; a second run
+    skips verified files and resumes partial ones (DEST/....part).
+
+    Exit status: 0 when every file is verified; 1 when a file could not be
+    downloaded or verified, or the bucket could not be read; 130 when
+    interrupted (run again to resume).
+    """
+    report = _download(dest, url, campaigns, credentials, retry_timeout, media, workers, verify, silent)
+    _print_download(report, dest)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _download(dest, url, campaigns, credentials, retry_timeout, media, workers=4, verify=False, silent=False):
+    files = _listing(url, credentials, retry_timeout)
+    chosen = bucket_mod.select(files, campaigns=campaigns, media=media)
+    if not chosen:
+        what = f"campaign {', '.join(campaigns)}" if campaigns else "data file (only media; add --media)"
+        raise click.ClickException(f"{url}: no {what} to download")
+    progress = _QuietDownload() if silent else DownloadBar()
+    try:
+        return bucket_mod.download(
+            chosen,
+            dest,
+            client_factory=lambda: bucket_mod.make_client(credentials),
+            workers=workers,
+            progress=progress,
+            retry_timeout=retry_timeout,
+            verify=verify,
+        )
+    except KeyboardInterrupt:
+        progress.finish()
+        click.echo("Interrupted: partial files are kept; run the same command again to resume.", err=True)
+        sys.exit(130)
+
+
+def _print_download(report, dest):
+    parts = [f"{report.downloaded} downloaded ({bucket_mod.human_size(report.bytes_fetched)})"]
+    if report.resumed:
+        parts.append(f"{report.resumed} resumed")
+    if report.repaired:
+        parts.append(f"{report.repaired} repaired")
+    parts.append(f"{report.verified} already verified")
+    if report.errors:
+        parts.append(f"{len(report.errors)} failed")
+    click.echo(f"{dest}: " + ", ".join(parts) + ".", err=True)
+    for error in report.errors:
+        click.echo(f"Error: {error}", err=True)
+
+
+def _fetch_gs_sources(sources, campaign, cache_dir, silent):
+    """build with gs:// sources: download them into the cache, verified.
+
+    Returns the local sources to build from: the verified files of each
+    gs:// source (not the whole cache, which may hold other campaigns), and
+    the other sources unchanged. --campaign is then a glob choosing the
+    campaigns to fetch, not a name, so it cannot be mixed with local sources.
+    """
+    remote = [source for source in sources if bucket_mod.is_gs_url(source)]
+    if campaign and len(remote) != len(sources):
+        raise click.UsageError(
+            "--campaign chooses campaigns of gs:// sources; build local sources in a separate run")
+    cache_dir = cache_dir or bucket_mod.default_cache_dir()
+    credentials = os.environ.get("DATASETTE_TEI_CREDENTIALS")
+    local = []
+    for source in sources:
+        if not bucket_mod.is_gs_url(source):
+            local.append(source)
+            continue
+        try:
+            bucket_name, _ = bucket_mod.parse_url(source)
+        except bucket_mod.BucketError as error:
+            raise click.ClickException(str(error)) from None
+        dest = os.path.join(cache_dir, bucket_name)
+        report = _download(dest, source, (campaign,) if campaign else (), credentials,
+                           bucket_mod.DEFAULT_RETRY_TIMEOUT, media=False, silent=silent)
+        _print_download(report, dest)
+        if not report.ok:
+            click.echo("Nothing was built: run the same command again to resume the download.", err=True)
+            sys.exit(1)
+        local.extend(report.files)
+    return local
