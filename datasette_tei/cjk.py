@@ -92,9 +92,13 @@ def refresh(conn, campaign):
 
 # --- Turning a user's search into match expressions -------------------------
 
+_SEPARATORS = re.compile(r'["\x00-\x1f\x7f]')
+
+
 def terms(q):
-    """Whitespace-separated terms, quotes removed (they only group words)."""
-    return [t for t in (q or "").replace('"', " ").split() if t]
+    """Whitespace-separated terms; quotes (which only group words) and control
+    characters (which FTS5 cannot take inside a string) separate terms too."""
+    return _SEPARATORS.sub(" ", q or "").split()
 
 
 def _quote(term):
@@ -135,9 +139,12 @@ def search_mode(q):
     return (1 if trigram else 0) | (2 if bigram else 0)
 
 
-def residue_ok(text, q):
-    """1 when the text contains every term that no index could look up."""
-    _, _, residue = plan(q)
+def residue_ok(text, q, with_bigrams=0):
+    """1 when the text contains every term that no index could look up
+    (and, with_bigrams, the CJK words: for a database without the bigram index)."""
+    _, bigram, residue = plan(q)
+    if with_bigrams:
+        residue = residue + bigram
     if not residue:
         return 1
     folded = (text or "").casefold()
@@ -170,5 +177,6 @@ def register_search_functions(conn):
     conn.create_function("tei_bigram_query", 1, bigram_query, deterministic=True)
     conn.create_function("tei_search_mode", 1, search_mode, deterministic=True)
     conn.create_function("tei_search_residue", 2, residue_ok, deterministic=True)
+    conn.create_function("tei_search_residue", 3, residue_ok, deterministic=True)
     conn.create_function("tei_snippet", 2, snippet, deterministic=True)
     register_functions(conn)

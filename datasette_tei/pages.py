@@ -8,7 +8,6 @@ table existed still gets its pages, with the missing parts left empty.
 Tweet and profile text is written by troll farms: templates autoescape, and
 the SVG charts are built from escaped strings (markupsafe) only.
 """
-import datetime
 import json
 import urllib.parse
 
@@ -129,7 +128,13 @@ def read_campaign(conn, name):
 # --- Links to the Datasette views behind each figure -----------------------
 
 def _month_after(month):
-    year, number = int(month[:4]), int(month[5:7])
+    """'2016-12' -> '2017-01'; None for anything that is not a month."""
+    try:
+        year, number = int(month[:4]), int(month[5:7])
+    except (TypeError, ValueError):
+        return None
+    if len(month) != 7 or month[4] != "-" or not 1 <= number <= 12:
+        return None
     return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
 
 
@@ -170,11 +175,13 @@ def add_links(datasette, database, data):
             {"campaign": name}),
     }
     for row in data.get("months", []):
-        row["url"] = tweets(tweet_time__gte=row["month"], tweet_time__lt=_month_after(row["month"]),
-                            _sort="tweet_time")
+        after = _month_after(row["month"])
+        row["url"] = after and tweets(tweet_time__gte=row["month"], tweet_time__lt=after,
+                                      _sort="tweet_time")
     for row in data.get("account_months", []):
-        row["url"] = users(account_creation_date__gte=row["month"],
-                           account_creation_date__lt=_month_after(row["month"]))
+        after = _month_after(row["month"])
+        row["url"] = after and users(account_creation_date__gte=row["month"],
+                                     account_creation_date__lt=after)
     facets = {}
     for key, kind, column, _ in TOP_TABLES:
         if column == "hashtags":
@@ -293,13 +300,11 @@ def _fill_months(rows, key):
     if not rows:
         return []
     by_month = {r["month"]: r for r in rows}
-    try:
-        month, last = rows[0]["month"], rows[-1]["month"]
-        datetime.date(int(month[:4]), int(month[5:7]), 1)
-    except (ValueError, TypeError, IndexError):
-        return rows
+    month, last = rows[0]["month"], rows[-1]["month"]
+    if any(_month_after(r["month"]) is None for r in rows):
+        return rows  # not all months: chart what there is
     filled = []
-    while month <= last and len(filled) < 1200:
+    while month and month <= last and len(filled) < 1200:
         filled.append(by_month.get(month, {"month": month, key: 0, "url": None}))
         month = _month_after(month)
     return filled

@@ -38,11 +38,11 @@ _CAMPAIGN = "(:campaign = '' OR campaign = :campaign)"
 # terms need (1 trigram, 2 bigram, 3 both), so the unused arms stop before
 # they start; tei_*_query() build the FTS5 expressions from the user's words,
 # quoted, so that no search text is ever parsed as FTS5 syntax.
-_SEARCH_SQL = """WITH trigram AS (
+_TRIGRAM_CTE = """trigram AS (
   SELECT rowid, bm25(tweets_fts) AS score FROM tweets_fts
   WHERE tweets_fts MATCH tei_trigram_query(:q)
-),
-bigram AS (
+)"""
+_BIGRAM_CTES = """bigram AS (
   SELECT rowid, bm25(tweets_cjk) AS score FROM tweets_cjk
   WHERE tweets_cjk MATCH tei_bigram_query(:q)
 ),
@@ -53,7 +53,8 @@ hits AS (
   UNION ALL
   SELECT trigram.rowid, trigram.score + bigram.score
   FROM trigram JOIN bigram ON bigram.rowid = trigram.rowid WHERE tei_search_mode(:q) = 3
-)
+)"""
+_SEARCH_RESULTS = """
 SELECT t.tweetid_str AS tweetid, t.campaign, t.tweet_time, t.userid, t.user_screen_name,
   t.tweet_language, tei_snippet(t.tweet_text, :q) AS snippet, round(hits.score, 3) AS score
 FROM hits JOIN tweets t ON t.tweetid = hits.rowid
@@ -63,6 +64,13 @@ WHERE (:campaign = '' OR t.campaign = :campaign
   AND tei_search_residue(t.tweet_text, :q)
 ORDER BY hits.score, t.tweetid
 LIMIT 200"""
+_SEARCH_SQL = f"WITH {_TRIGRAM_CTE},\n{_BIGRAM_CTES}{_SEARCH_RESULTS}"
+# For a database built before the bigram index existed: the trigram index only.
+_SEARCH_TRIGRAM_SQL = (
+    f"WITH {_TRIGRAM_CTE},\nhits AS (SELECT rowid, score FROM trigram)"
+    + _SEARCH_RESULTS.replace("tei_search_residue(t.tweet_text, :q)",
+                              "tei_search_residue(t.tweet_text, :q, 1)")
+)
 
 _WEEKDAY_COLUMNS = ",\n  ".join(
     f"sum(CASE weekday WHEN {number} THEN tweets ELSE 0 END) AS {name}"
@@ -80,6 +88,16 @@ QUERIES = (
         _SEARCH_SQL,
         ("q", "campaign", "language"),
         frozenset({"tweets_fts", "tweets_cjk"}),
+    ),
+    Query(
+        "search",
+        "Search tweets",
+        "Full-text search of tweet text (words of three or more characters), ranked by "
+        "relevance (bm25), with the words found marked ⟦like this⟧. Build the database "
+        "again to search two-character Chinese, Japanese and Korean words.",
+        _SEARCH_TRIGRAM_SQL,
+        ("q", "campaign", "language"),
+        frozenset({"tweets_fts"}),
     ),
     Query(
         "top_hashtags",
@@ -174,7 +192,7 @@ ORDER BY tweet_time, tweetid LIMIT 1000""",
     ),
 )
 
-BY_NAME = {query.name: query for query in QUERIES}
+NAMES = tuple(dict.fromkeys(query.name for query in QUERIES))
 
 
 def _table_names(conn):
@@ -186,7 +204,11 @@ def available(conn):
     if not is_tei_database(conn):
         return []
     tables = _table_names(conn)
-    return [query for query in QUERIES if query.requires <= tables]
+    chosen = {}
+    for query in QUERIES:  # the first variant whose tables exist
+        if query.name not in chosen and query.requires <= tables:
+            chosen[query.name] = query
+    return list(chosen.values())
 
 
 async def for_database(db):

@@ -1,0 +1,296 @@
+"""The per-campaign summaries and the CJK bigram index, checked against
+figures computed here independently, in Python, from the raw rows."""
+import datetime
+import json
+import re
+import shutil
+import sqlite3
+from collections import Counter, defaultdict
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from datasette_tei import cjk, load, summaries
+from datasette_tei.cli import DEMO_DIR
+
+
+def connect(path):
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+@pytest.fixture
+def demo_copy(demo_db, tmp_path):
+    path = str(tmp_path / "demo.db")
+    shutil.copy(demo_db, path)
+    return path
+
+
+# --- An independent oracle --------------------------------------------------
+
+_HOST = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)")
+
+
+def oracle_domain(url):
+    match = _HOST.match(url if "://" in url else "http://" + url)
+    if not match:
+        return None
+    host = match.group(1).lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def campaign_rows(conn, campaign):
+    """The campaign's tweets, its shared ones included (as campaigns.tweets counts)."""
+    return conn.execute(
+        "SELECT t.* FROM tweets t WHERE t.campaign = :c UNION ALL "
+        "SELECT t.* FROM shared_tweets s JOIN tweets t ON t.tweetid = s.tweetid "
+        "WHERE s.campaign = :c",
+        {"c": campaign},
+    ).fetchall()
+
+
+def _ranked(counter, accounts=None):
+    return {
+        value: (tweets, len(accounts[value]) if accounts is not None else None)
+        for value, tweets in counter.items()
+    }
+
+
+def expected(conn, campaign):
+    """Every figure of a campaign, computed from its rows in Python."""
+    rows = campaign_rows(conn, campaign)
+    out = {}
+    out["months"] = Counter(r["tweet_time"][:7] for r in rows if r["tweet_time"])
+    cells = Counter()
+    for r in rows:
+        if r["tweet_time"]:
+            when = datetime.datetime.strptime(r["tweet_time"][:16], "%Y-%m-%d %H:%M")
+            cells[(when.isoweekday() % 7, when.hour)] += 1
+    out["hours"] = cells
+    out["account_months"] = Counter(
+        r["account_creation_date"][:7]
+        for r in conn.execute("SELECT * FROM users WHERE campaign = ?", (campaign,))
+        if r["account_creation_date"]
+    )
+    for kind, column in (("language", "tweet_language"), ("client", "tweet_client_name")):
+        counter, accounts = Counter(), defaultdict(set)
+        for r in rows:
+            value = r[column] or None
+            counter[value] += 1
+            accounts[value].add(r["userid"])
+        out[kind] = _ranked(counter, accounts)
+    for kind, column, normalise in (
+        ("hashtag", "hashtags", lambda v: v),
+        ("domain", "urls", oracle_domain),
+    ):
+        counter, accounts = Counter(), defaultdict(set)
+        for r in rows:
+            values = {normalise(v) for v in json.loads(r[column] or "[]") if v}
+            for value in values - {None}:
+                counter[value] += 1
+                accounts[value].add(r["userid"])
+        out[kind] = _ranked(counter, accounts)
+    out["account"] = _ranked(Counter(r["userid"] for r in rows if r["userid"]))
+    counter, accounts = Counter(), defaultdict(set)
+    for r in rows:
+        if r["is_retweet"] and r["retweet_userid"]:
+            counter[r["retweet_userid"]] += 1
+            accounts[r["retweet_userid"]].add(r["userid"])
+    out["retweeted"] = _ranked(counter, accounts)
+    return out
+
+
+def stored(conn, campaign):
+    p = (campaign,)
+    out = {
+        "months": Counter(dict(conn.execute(
+            "SELECT month, tweets FROM campaign_months WHERE campaign = ?", p).fetchall())),
+        "hours": Counter({(r[0], r[1]): r[2] for r in conn.execute(
+            "SELECT weekday, hour, tweets FROM campaign_hours WHERE campaign = ?", p)}),
+        "account_months": Counter(dict(conn.execute(
+            "SELECT month, accounts FROM campaign_account_months WHERE campaign = ?", p
+        ).fetchall())),
+    }
+    for kind in ("language", "client", "hashtag", "domain", "account", "retweeted"):
+        rows = conn.execute(
+            "SELECT value, tweets, accounts, rank FROM campaign_top WHERE campaign = ? AND kind = ? "
+            "ORDER BY rank", (campaign, kind)).fetchall()
+        assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+        counts = [r["tweets"] for r in rows]
+        assert counts == sorted(counts, reverse=True), kind
+        out[kind] = {r["value"]: (r["tweets"], r["accounts"]) for r in rows}
+    return out
+
+
+def campaigns_of(conn):
+    return [r[0] for r in conn.execute("SELECT name FROM campaigns ORDER BY name")]
+
+
+# --- Tests -------------------------------------------------------------------
+
+def test_summaries_match_the_rows(demo_db):
+    conn = connect(demo_db)
+    names = campaigns_of(conn)
+    assert len(names) >= 2
+    for campaign in names:
+        want, got = expected(conn, campaign), stored(conn, campaign)
+        for key in want:
+            assert got[key] == want[key], (campaign, key)
+        total = conn.execute("SELECT tweets FROM campaigns WHERE name = ?", (campaign,)).fetchone()[0]
+        assert sum(got["months"].values()) == total
+        assert sum(got["hours"].values()) == total
+
+
+def test_summaries_count_shared_tweets(demo_db):
+    conn = connect(demo_db)
+    shared = conn.execute("SELECT campaign, count(*) FROM shared_tweets GROUP BY 1").fetchall()
+    if not shared:
+        pytest.skip("the demo holds no shared tweet")
+    for campaign, n in shared:
+        own = conn.execute("SELECT count(*) FROM tweets WHERE campaign = ?", (campaign,)).fetchone()[0]
+        months = conn.execute(
+            "SELECT sum(tweets) FROM campaign_months WHERE campaign = ?", (campaign,)).fetchone()[0]
+        assert months == own + n
+
+
+def test_retweeted_accounts_labels_and_internal_flag(demo_db):
+    conn = connect(demo_db)
+    for r in conn.execute("SELECT * FROM campaign_top WHERE kind = 'retweeted'"):
+        own = conn.execute(
+            "SELECT user_screen_name FROM users WHERE campaign = ? AND userid = ?",
+            (r["campaign"], r["value"]),
+        ).fetchone()
+        assert r["internal"] == (1 if own else 0)
+        if own:
+            assert r["label"] == own[0]
+
+
+def test_refresh_is_repeatable_and_touches_one_campaign(demo_copy):
+    conn = connect(demo_copy)
+    names = campaigns_of(conn)
+    before = {name: stored(conn, name) for name in names}
+    cjk_rows = conn.execute("SELECT count(*) FROM tweets_cjk").fetchone()[0]
+    # Damage another campaign's summary: refreshing the first must leave it.
+    conn.execute("UPDATE campaign_months SET tweets = -1 WHERE campaign = ?", (names[1],))
+    for _ in range(2):
+        conn.execute("BEGIN")
+        summaries.refresh(conn, names[0])
+        conn.execute("COMMIT")
+    assert stored(conn, names[0]) == before[names[0]]
+    assert conn.execute("SELECT count(*) FROM tweets_cjk").fetchone()[0] == cjk_rows
+    assert set(r[0] for r in conn.execute(
+        "SELECT tweets FROM campaign_months WHERE campaign = ?", (names[1],))) == {-1}
+    assert not conn.execute("SELECT name FROM sqlite_temp_master WHERE name LIKE '_tei%'").fetchall()
+
+
+def test_ensure_is_idempotent_and_creates_every_table(db_path):
+    conn = connect(db_path)
+    summaries.ensure(conn)
+    summaries.ensure(conn)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert set(summaries.SUMMARY_TABLES) | {cjk.TABLE, cjk.IMPORTS_TABLE} <= tables
+
+
+def test_refresh_reads_tweets_only_through_the_campaign_index(demo_copy):
+    """Each statement of a refresh that reads tweets finds the campaign's rows
+    by index (never a scan of every tweet), and there are few of them."""
+    conn = connect(demo_copy)
+    campaign = campaigns_of(conn)[0]
+    statements = []
+    conn.set_trace_callback(statements.append)
+    conn.execute("BEGIN")
+    summaries.refresh(conn, campaign)
+    conn.execute("ROLLBACK")
+    conn.set_trace_callback(None)
+    cjk.register_functions(conn)
+    conn.create_function("tei_domain", 1, summaries.domain)
+    reading = [s for s in statements if re.search(r"\bFROM tweets\b", s)]
+    assert 1 <= len(reading) <= 5
+    conn.execute("BEGIN")
+    for sql in reading:
+        plan = "\n".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert not re.search(r"\bSCAN t(weets)?\b(?! VIRTUAL)", plan), (sql, plan)
+        assert "campaign=?" in plan, plan
+    conn.execute("ROLLBACK")
+
+
+def test_domains():
+    for url, host in [
+        ("https://www.Example.com/a?b", "example.com"),
+        ("http://user:pw@news.example.org:8080/x", "news.example.org"),
+        ("example.com/path", "example.com"),
+        ("https://t.co/abc", "t.co"),
+    ]:
+        assert summaries.domain(url) == host == oracle_domain(url)
+    assert summaries.domain("") is None
+    assert summaries.domain("http://[bad") is None
+
+
+# --- The CJK bigram index -----------------------------------------------------
+
+def test_bigrams():
+    assert cjk.bigrams("中华人民") == "中华 华人 人民"
+    assert cjk.bigrams("no cjk here") is None
+    assert cjk.bigrams("RT @x: 香港 a 人") == "香港 人"
+    assert cjk.bigrams("한국어 テスト") == "한국 국어 テス スト"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("中华人民共和国香港 ab,\n한국テ"), max_size=40))
+def test_every_cjk_pair_is_a_token(text):
+    tokens = set((cjk.bigrams(text) or "").split())
+    for i in range(len(text) - 1):
+        pair = text[i:i + 2]
+        if cjk.is_cjk(pair):
+            assert pair in tokens
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30))
+def test_search_plan_keeps_every_term_and_quotes_safely(q):
+    trigram, bigram, residue = cjk.plan(q)
+    assert sorted(trigram + bigram + residue) == sorted(cjk.terms(q))
+    # Whatever the user typed, the expressions are valid FTS5.
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(x, tokenize='trigram')")
+    conn.execute("CREATE VIRTUAL TABLE b USING fts5(x, content='', tokenize='unicode61')")
+    conn.execute("SELECT * FROM f WHERE f MATCH ?", (cjk.trigram_query(q),)).fetchall()
+    conn.execute("SELECT rowid FROM b WHERE b MATCH ?", (cjk.bigram_query(q),)).fetchall()
+
+
+def test_snippet_marks_terms():
+    text = "x" * 300 + " 中华人民共和国 " + "y" * 300
+    s = cjk.snippet(text, "人民")
+    assert cjk.OPEN + "人民" + cjk.CLOSE in s
+    assert s.startswith("…") and s.endswith("…") and len(s) < 200
+
+
+def _bigram_hits(conn, word):
+    return {r[0] for r in conn.execute(
+        "SELECT rowid FROM tweets_cjk WHERE tweets_cjk MATCH ?", (f'"{word}"',))}
+
+
+def _text_hits(conn, word):
+    return {r[0] for r in conn.execute("SELECT tweetid, tweet_text FROM tweets")
+            if r[1] and word in r[1]}
+
+
+def test_incremental_build_indexes_new_campaigns_once(db_path):
+    """Build one campaign, then the whole demo: the bigram index holds every
+    CJK tweet exactly once, and finds a two-character word inside longer runs."""
+    first = str(next(p for p in sorted((__import__("pathlib").Path(DEMO_DIR) / "hashed").iterdir())))
+    assert load.build(db_path, [first]).ok
+    conn = connect(db_path)
+    n_first = conn.execute("SELECT count(*) FROM tweets_cjk").fetchone()[0]
+    assert n_first > 0
+    assert load.build(db_path, [DEMO_DIR]).ok
+    conn = connect(db_path)
+    with_cjk = conn.execute(
+        "SELECT count(*) FROM tweets WHERE tweet_text GLOB ?", (cjk.GLOB,)).fetchone()[0]
+    assert conn.execute("SELECT count(*) FROM tweets_cjk").fetchone()[0] == with_cjk > n_first
+    for word in ("人民", "华人", "香港"):
+        assert _bigram_hits(conn, word) == _text_hits(conn, word) != set()
+    assert load.build(db_path, [DEMO_DIR]).ok  # nothing new: nothing indexed twice
+    assert connect(db_path).execute("SELECT count(*) FROM tweets_cjk").fetchone()[0] == with_cjk
