@@ -82,31 +82,53 @@ def default_cache_dir():
 def make_client(credentials=None):
     """An anonymous client by default: the TEI bucket is public.
 
-    `credentials` is a JSON key file (service account or authorized user),
-    or "default" for application default credentials. STORAGE_EMULATOR_HOST
-    is honoured by the client library itself, for every kind of client.
+    `credentials` is a JSON key file (a service account key, or an
+    authorized user file as `gcloud auth application-default login` writes),
+    or "default" for application default credentials (which also cover
+    GOOGLE_APPLICATION_CREDENTIALS pointing at any other kind of file).
+    STORAGE_EMULATOR_HOST is honoured by the client library itself.
     """
     try:
         if not credentials:
             return storage.Client.create_anonymous_client()
-        import google.auth
-        from google.auth import exceptions as auth_exceptions
-
-        try:
-            if credentials == "default":
-                creds, _ = google.auth.default()
-            else:
-                if not os.path.isfile(credentials):
-                    raise BucketError(f"{credentials}: no such credentials file")
-                creds, _ = google.auth.load_credentials_from_file(credentials)
-        except auth_exceptions.GoogleAuthError as error:
-            raise BucketError(f"cannot load credentials: {_first_line(error)}") from None
         # project=None: reading a bucket needs no project.
-        return storage.Client(project=None, credentials=creds)
+        return storage.Client(project=None, credentials=load_credentials(credentials))
     except BucketError:
         raise
-    except Exception as error:  # a bad emulator URL, a bad key file
+    except Exception as error:  # a bad emulator URL, say
         raise BucketError(f"cannot create a storage client: {_first_line(error)}") from None
+
+
+def load_credentials(credentials):
+    import google.auth
+    from google.auth import exceptions as auth_exceptions
+    from google.oauth2 import credentials as user_credentials
+    from google.oauth2 import service_account
+
+    scopes = ["https://www.googleapis.com/auth/devstorage.read_only"]
+    try:
+        if credentials == "default":
+            return google.auth.default(scopes=scopes)[0]
+        if not os.path.isfile(credentials):
+            raise BucketError(f"{credentials}: no such credentials file")
+        try:
+            with open(credentials, encoding="utf-8") as handle:
+                kind = json.load(handle).get("type")
+        except (OSError, ValueError, AttributeError):
+            raise BucketError(f"{credentials}: not a JSON credentials file") from None
+        # Loaders by type: a generic loader would also run whatever an
+        # external-account file asks for.
+        if kind == "service_account":
+            return service_account.Credentials.from_service_account_file(credentials, scopes=scopes)
+        if kind == "authorized_user":
+            return user_credentials.Credentials.from_authorized_user_file(credentials, scopes=scopes)
+        raise BucketError(
+            f"{credentials}: credentials of type {kind!r} are not supported here; give a service "
+            "account key or an authorized user file, or set GOOGLE_APPLICATION_CREDENTIALS and "
+            "use --credentials default"
+        )
+    except (auth_exceptions.GoogleAuthError, ValueError) as error:
+        raise BucketError(f"cannot load credentials from {credentials}: {_first_line(error)}") from None
 
 
 def make_retry(timeout=DEFAULT_RETRY_TIMEOUT):

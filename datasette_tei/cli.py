@@ -127,7 +127,8 @@ def _print_summary(report):
 
 import json  # noqa: E402
 
-from . import bucket as bucket_mod  # noqa: E402  (kept beside the commands that use it)
+from . import archives  # noqa: E402  (kept beside the commands that use them)
+from . import bucket as bucket_mod  # noqa: E402
 
 _CREDENTIALS_HELP = (
     "A JSON key file for a private copy of the bucket, or 'default' for application "
@@ -308,5 +309,6 @@ def _fetch_gs_sources(sources, campaign, cache_dir, silent):
         if not report.ok:
             click.echo("Nothing was built: run the same command again to resume the download.", err=True)
             sys.exit(1)
-        local.extend(report.files)
+        # Only what build reads: a release README is mirrored, not loaded.
+        local.extend(path for path in report.files if path.lower().endswith(archives.DATA_SUFFIXES))
     return local

@@ -100,6 +100,7 @@ def gcs():
         server.seed("tei-hostile", {
             "hashed/../../evil.zip": b"outside",
             "hashed/2020_12/ok_202012/ok_202012_tweets_csv_hashed.csv": b"tweetid\n",
+            "hashed/2020_12/ok_202012/empty.txt": b"",
         })
         yield server
     finally:
@@ -245,6 +246,14 @@ def test_bad_url_and_missing_credentials_file(emulator, tmp_path):
     result = run("list", URL, "--credentials", tmp_path / "nope.json")
     assert result.exit_code == 1
     assert one_line_error(result.output) == [f"Error: {tmp_path / 'nope.json'}: no such credentials file"]
+    (tmp_path / "bad.json").write_text('{"type": "service_account"}')
+    result = run("list", URL, "--credentials", tmp_path / "bad.json")
+    assert result.exit_code == 1
+    [line] = one_line_error(result.output)
+    assert line.startswith(f"Error: cannot load credentials from {tmp_path / 'bad.json'}: ")
+    (tmp_path / "odd.json").write_text('{"type": "external_account"}')
+    [line] = one_line_error(run("list", URL, "--credentials", tmp_path / "odd.json").output)
+    assert "type 'external_account' are not supported" in line
 
 
 # --- download ----------------------------------------------------------------------
@@ -349,6 +358,18 @@ def test_build_from_bucket_downloads_into_the_user_cache_then_reuses_it(
     assert result.exit_code == 0, result.output
     assert "2 already verified" in result.stderr and not proxy.media_requests()
     assert conn.execute("select count(*) from tweets").fetchone()[0] == 40
+
+
+def test_build_whole_prefix_from_bucket(emulator, tmp_path):
+    db, cache = tmp_path / "tei.db", tmp_path / "cache"
+    result = run("build", db, URL, "--cache-dir", cache, "--silent")
+    assert result.exit_code == 0, result.output
+    assert (cache / "tei-test/hashed/2020_12/Twitter_Elections_Integrity_Datasets_hashed_README.txt").is_file()
+    assert not list(cache.rglob("*tweet_media*"))  # build fetches no media
+    conn = sqlite3.connect(db)
+    counts = dict(conn.execute("select campaign, count(*) from tweets group by campaign"))
+    assert counts == {campaign: tweets for campaign, (tweets, _) in EXPECTED.items()}
+    assert conn.execute("select count(*) from imports where status != 'done'").fetchone()[0] == 0
 
 
 def test_build_with_cache_dir_and_glob_over_releases(emulator, tmp_path):
@@ -493,7 +514,8 @@ def test_object_names_cannot_escape_dest(emulator, tmp_path):
     result = run("download", dest, "gs://tei-hostile/hashed/", "--silent")
     assert result.exit_code == 1
     assert "refusing a name that is not a plain relative path" in result.stderr
-    assert (dest / "hashed/2020_12/ok_202012/ok_202012_tweets_csv_hashed.csv").is_file()
+    assert (dest / "hashed/2020_12/ok_202012/ok_202012_tweets_csv_hashed.csv").read_bytes() == b"tweetid\n"
+    assert (dest / "hashed/2020_12/ok_202012/empty.txt").read_bytes() == b""
     assert not list(tmp_path.rglob("evil.zip"))
 
 
