@@ -391,7 +391,7 @@ async def campaign(datasette, request):
         else:
             also.append(database)
     if found is None:
-        message = f"No campaign named {name!r} in the served databases."
+        message = f"No campaign named “{name}” in the served databases."
         if fmt == ".json":
             return _json_response({"ok": False, "error": message, "status": 404}, status=404)
         html = await datasette.render_template(
