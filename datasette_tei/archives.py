@@ -5,6 +5,7 @@ A source is a `.zip`, `.csv`, `.csv.gz`, or a folder searched recursively
 found is an Archive: the unit a build loads atomically. Its Members are the
 CSV files inside (a zip may hold many parts, in sub-folders, with junk).
 """
+import codecs
 import csv
 import gzip
 import hashlib
@@ -253,11 +254,18 @@ def find_archives(sources, campaign=None):
 
 
 class _CountingReader(io.RawIOBase):
-    """Counts the bytes read, for progress bars, without copying them."""
+    """Counts the bytes read, for progress bars, and notices damaged bytes.
+
+    Checking NUL bytes and UTF-8 validity here, on large raw blocks, costs
+    almost nothing; only once damage is seen do the rows get checked one by
+    one (the blocks are read ahead of the rows the CSV reader yields).
+    """
 
     def __init__(self, raw, on_bytes):
         self._raw = raw
         self._on_bytes = on_bytes
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.damaged = False
 
     def readable(self):
         return True
@@ -266,6 +274,13 @@ class _CountingReader(io.RawIOBase):
         data = self._raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
+        if not self.damaged:
+            try:
+                self._utf8.decode(data, final=not n)
+            except UnicodeDecodeError:
+                self.damaged = True
+            if b"\x00" in data:
+                self.damaged = True
         if n and self._on_bytes:
             self._on_bytes(n)
         return n
@@ -302,7 +317,8 @@ class MemberReader:
         if member.name.lower().endswith(".gz"):
             binary = gzip.open(binary, "rb")
         self._binary = binary
-        stream = io.BufferedReader(_CountingReader(binary, on_bytes), 1024 * 1024)
+        self._counter = _CountingReader(binary, on_bytes)
+        stream = io.BufferedReader(self._counter, 1024 * 1024)
         # utf-8-sig drops a BOM if there is one; surrogateescape keeps bad
         # bytes visible so that the row holding them is rejected, not the file.
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
@@ -350,18 +366,20 @@ class MemberReader:
         width = len(self.header)
         normal_header = self._normal_header
         damage = _DAMAGE_RE.search
+        counter = self._counter
         for line, fields in self._records():
-            if isinstance(fields, RawReject):
+            if fields.__class__ is RawReject:
                 yield fields
                 continue
             if not fields:
                 continue
-            joined = "\x1f".join(fields)
-            if damage(joined):
-                bad = damage(joined).group()
-                reason = "NUL byte in row" if bad == "\x00" else "bytes that are not UTF-8"
-                yield RawReject(line, reason, raw_text(fields))
-                continue
+            if counter.damaged:
+                found = damage("\x1f".join(fields))
+                if found:
+                    bad = found.group()
+                    reason = "NUL byte in row" if bad == "\x00" else "bytes that are not UTF-8"
+                    yield RawReject(line, reason, raw_text(fields))
+                    continue
             if len(fields) != width:
                 if len(fields) == 1 and fields[0].strip() == "":
                     continue

@@ -12,10 +12,9 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import archives as archives_mod
 from . import finish, media
-from .archives import ArchiveError, MemberReader, file_checksum, find_archives, raw_text
-from .parse import Converter, RowError
+from . import stream as stream_mod
+from .archives import ArchiveError, file_checksum, find_archives
 from .schema import FTS_TABLE, ensure_schema, now, set_meta
 
 BATCH = 5000
@@ -223,21 +222,31 @@ def _insert_import(conn, archive, member, status, kind=None, error=None):
 
 def load_member(conn, archive, member, strict, progress):
     """Stream one member into its table; returns counts. Raises ArchiveError."""
-    reader = MemberReader(member, on_bytes=progress.advance)
-    try:
-        import_id = _insert_import(conn, archive, member, "loading", kind=reader.kind)
-        loader = _TweetLoader if reader.kind == "tweets" else _UserLoader
-        counts = loader(conn, archive, member, reader, import_id, strict, progress).run()
-    except (OSError, EOFError, archives_mod.zipfile.BadZipFile, ValueError, RuntimeError) as error:
-        # zlib and CRC errors surface while streaming: the member is damaged.
-        raise ArchiveError(f"{member.label}: damaged, cannot be read to the end ({error})") from None
-    finally:
-        reader.close()
+    import_id = _insert_import(conn, archive, member, "loading")
+    stream = stream_mod.events(member, _tail_for(archive, import_id))
+    _, kind, columns = next(stream)
+    conn.execute("UPDATE imports SET kind = ? WHERE id = ?", (kind, import_id))
+    loader = (_TweetLoader if kind == "tweets" else _UserLoader)(
+        conn, archive, member, import_id, columns, strict
+    )
+    for event in stream:
+        tag = event[0]
+        if tag == "rows":
+            loader.insert(event[1])
+            progress.rows(len(event[1]))
+        elif tag == "rejects":
+            for line, reason, raw in event[1]:
+                loader.reject(line, reason, raw)
+        else:  # "end"
+            loader.counts["repeated_headers"] = event[1]
+        progress.advance(event[2])
+    loader.flush_rejects()
+    counts = loader.counts
     conn.execute(
         "UPDATE imports SET status = 'done', rows_read = ?, rows_loaded = ?, rows_rejected = ?, "
         "duplicates = ?, finished = ? WHERE id = ?",
         (
-            counts["read"],
+            counts["tweets"] + counts["users"] + counts["rejected"] + counts["duplicates"],
             counts["tweets"] + counts["users"],
             counts["rejected"],
             counts["duplicates"],
@@ -248,19 +257,22 @@ def load_member(conn, archive, member, strict, progress):
     return counts
 
 
-class _Loader:
-    table = None
+def _tail_for(archive, import_id):
+    # Values the converter appends to every tuple; the loaders name them.
+    return (archive.campaign, import_id)
 
-    def __init__(self, conn, archive, member, reader, import_id, strict, progress):
+
+class _Loader:
+    tail_columns = ("campaign", "import_id")
+
+    def __init__(self, conn, archive, member, import_id, columns, strict):
         self.conn = conn
         self.archive = archive
         self.member = member
-        self.reader = reader
         self.import_id = import_id
         self.strict = strict
-        self.progress = progress
-        self.converter = Converter(reader.kind, reader.header)
-        self.counts = {"read": 0, "tweets": 0, "users": 0, "rejected": 0, "duplicates": 0}
+        self.columns = tuple(columns) + self.tail_columns
+        self.counts = {"tweets": 0, "users": 0, "rejected": 0, "duplicates": 0, "repeated_headers": 0}
         self.rejects = []
 
     def reject(self, line, reason, raw):
@@ -282,64 +294,32 @@ class _Loader:
             )
             self.rejects = []
 
-    def run(self):
-        convert = self.converter
-        batch = []
-        tail = self.tail()
-        for item in self.reader.rows():
-            if isinstance(item, archives_mod.RawReject):
-                self.counts["read"] += 1
-                self.reject(item.line, item.reason, item.raw)
-                continue
-            line, fields = item
-            self.counts["read"] += 1
-            try:
-                values = convert(fields)
-            except RowError as error:
-                fields.pop()  # the blank the converter appended
-                self.reject(line, str(error), raw_text(fields))
-                continue
-            values.extend(tail)
-            batch.append(values)
-            if len(batch) >= BATCH:
-                self.insert(batch)
-                self.progress.rows(len(batch))
-                batch = []
-        if batch:
-            self.insert(batch)
-            self.progress.rows(len(batch))
-        self.flush_rejects()
-        return self.counts
+    def insert_sql(self, table, conflict):
+        return (
+            f"INSERT INTO {table} ({', '.join(self.columns)}) "
+            f"VALUES ({', '.join('?' * len(self.columns))}) ON CONFLICT({conflict}) DO NOTHING"
+        )
 
 
 class _TweetLoader(_Loader):
-    def tail(self):
-        return (self.archive.campaign, self.import_id)
-
-    @property
-    def columns(self):
-        return self.converter.columns + ("campaign", "import_id")
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.sql = self.insert_sql("tweets", "tweetid")
+        self.text_at = self.columns.index("tweet_text")
 
     def insert(self, batch):
         conn = self.conn
-        columns = self.columns
-        if not hasattr(self, "_sql"):
-            self._sql = (
-                f"INSERT INTO tweets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                "ON CONFLICT(tweetid) DO NOTHING"
-            )
-            self._text_at = columns.index("tweet_text")
         conn.execute("SAVEPOINT batch")
-        inserted = conn.executemany(self._sql, batch).rowcount
+        inserted = conn.executemany(self.sql, batch).rowcount
         if inserted != len(batch):
             # Some tweet ids are already there: from another campaign (keep
             # the membership) or repeated in this one (count the duplicate).
             # Redo the batch knowing which, so the text index stays exact.
             conn.execute("ROLLBACK TO batch")
             batch = self._split_duplicates(batch)
-            conn.executemany(self._sql, batch)
+            conn.executemany(self.sql, batch)
         conn.execute("RELEASE batch")
-        text_at = self._text_at
+        text_at = self.text_at
         conn.executemany(
             f"INSERT INTO {FTS_TABLE} (rowid, tweet_text) VALUES (?, ?)",
             [(values[0], values[text_at]) for values in batch],
@@ -377,16 +357,11 @@ class _TweetLoader(_Loader):
 
 
 class _UserLoader(_Loader):
-    def tail(self):
-        return (self.archive.campaign, self.import_id, 1)
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.sql = self.insert_sql("users", "campaign, userid")
 
     def insert(self, batch):
-        if not hasattr(self, "_sql"):
-            columns = self.converter.columns + ("campaign", "import_id", "from_users_file")
-            self._sql = (
-                f"INSERT INTO users ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                "ON CONFLICT(campaign, userid) DO NOTHING"
-            )
-        inserted = self.conn.executemany(self._sql, batch).rowcount
+        inserted = self.conn.executemany(self.sql, batch).rowcount
         self.counts["users"] += inserted
         self.counts["duplicates"] += len(batch) - inserted

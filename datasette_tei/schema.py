@@ -55,6 +55,8 @@ def _columns_sql(order, primary=None):
             line += " PRIMARY KEY"
         if column == "campaign":
             line += " NOT NULL"
+        if column == "from_users_file":
+            line += " NOT NULL DEFAULT 1"
         lines.append(line)
     return lines
 

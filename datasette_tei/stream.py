@@ -1,0 +1,153 @@
+"""Typed batches from one archive member, parsed on the second core when large.
+
+The parse (CSV, UTF-8, types, lists) is Python and the load is SQLite; on two
+cores they overlap when the parse runs in a child process that sends batches
+of tuples through a pipe. marshal is the fastest serialiser for tuples of
+str, int, float and None, which is all a batch holds. Small members are
+parsed in-process: a child is not worth starting for them.
+
+Events, in order: ("header", kind, columns), then any number of
+("rows", [tuple, ...], nbytes) and ("rejects", [(line, reason, raw), ...],
+nbytes), then ("end", repeated_header_count). A member that cannot be read
+raises ArchiveError, in the parent, with the child's message.
+"""
+import marshal
+import multiprocessing
+import os
+import zipfile
+import zlib
+
+from .archives import Archive, ArchiveError, Member, MemberReader, RawReject, raw_text
+from .parse import Converter, RowError
+
+# Rows per message: small enough that a few messages fit in the pipe, so the
+# child parses ahead while the parent is inside SQLite.
+BATCH = 1000
+_F_SETPIPE_SZ = 1031  # Linux fcntl: grow the pipe's buffer
+# Below this many bytes a child process costs more than it saves.
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+_READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, RuntimeError)
+
+
+def events(member, tail, parallel=None):
+    """Yield the member's events; see the module docstring."""
+    if parallel is None:
+        parallel = member.size >= PARALLEL_MIN_BYTES and os.cpu_count() > 1
+    if parallel:
+        yield from _from_child(member, tail)
+    else:
+        yield from _parse(member, tail)
+
+
+def _parse(member, tail):
+    read = [0]
+
+    def on_bytes(n):
+        read[0] += n
+
+    def taken():
+        n, read[0] = read[0], 0
+        return n
+
+    reader = MemberReader(member, on_bytes=on_bytes)
+    try:
+        converter = Converter(reader.kind, reader.header, tail)
+        yield ("header", reader.kind, converter.columns)
+        convert = converter.__call__
+        batch, rejects = [], []
+        try:
+            for item in reader.rows():
+                if item.__class__ is RawReject:
+                    rejects.append((item.line, item.reason, item.raw))
+                else:
+                    line, fields = item
+                    try:
+                        batch.append(convert(fields))
+                    except RowError as error:
+                        fields.pop()  # the blank the converter appended
+                        rejects.append((line, str(error), raw_text(fields)))
+                if len(batch) >= BATCH:
+                    yield ("rows", batch, taken())
+                    batch = []
+                if len(rejects) >= BATCH:
+                    yield ("rejects", rejects, taken())
+                    rejects = []
+        except _READ_ERRORS as error:
+            # zlib and CRC errors surface while streaming: the member is damaged.
+            raise ArchiveError(f"{member.label}: damaged, cannot be read to the end ({error})") from None
+        if batch:
+            yield ("rows", batch, 0)
+        if rejects:
+            yield ("rejects", rejects, 0)
+        yield ("end", reader.repeated_headers, taken())
+    finally:
+        reader.close()
+
+
+def _child(connection, path, campaign, name, size, checksum, tail):
+    """Runs in the child: parse and send every event, or the error."""
+    archive = Archive(path=path, campaign=campaign)
+    try:
+        if archive.format == "zip":
+            archive._zip = zipfile.ZipFile(path)
+        member = Member(archive, name, size, checksum)
+        for event in _parse(member, tail):
+            connection.send_bytes(marshal.dumps(event))
+    except ArchiveError as error:
+        connection.send_bytes(marshal.dumps(("error", str(error))))
+    except BrokenPipeError:
+        pass  # the parent stopped listening: it was interrupted
+    except BaseException as error:  # report anything, never die silently
+        connection.send_bytes(marshal.dumps(("error", f"{path}:{name}: {error!r}")))
+    finally:
+        archive.close()
+        connection.close()
+
+
+def _context():
+    # fork starts in milliseconds and the child needs nothing re-imported;
+    # elsewhere (macOS, Windows) spawn is the safe default.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _grow_pipe(connection):
+    try:
+        import fcntl
+
+        with open("/proc/sys/fs/pipe-max-size") as handle:
+            size = int(handle.read())
+        fcntl.fcntl(connection.fileno(), _F_SETPIPE_SZ, min(size, 4 * 1024 * 1024))
+    except (OSError, ValueError, ImportError):
+        pass  # not Linux, or not allowed: a smaller pipe only costs overlap
+
+
+def _from_child(member, tail):
+    context = _context()
+    receive, send = context.Pipe(duplex=False)
+    _grow_pipe(receive)
+    process = context.Process(
+        target=_child,
+        args=(send, member.archive.path, member.archive.campaign, member.name, member.size,
+              member.checksum, tuple(tail)),
+        daemon=True,
+    )
+    process.start()
+    send.close()
+    try:
+        while True:
+            try:
+                event = marshal.loads(receive.recv_bytes())
+            except EOFError:
+                raise ArchiveError(f"{member.label}: the parsing process stopped unexpectedly") from None
+            if event[0] == "error":
+                raise ArchiveError(event[1])
+            yield event
+            if event[0] == "end":
+                break
+    finally:
+        receive.close()
+        if process.is_alive():
+            process.terminate()
+        process.join()
