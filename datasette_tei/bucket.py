@@ -332,7 +332,7 @@ def human_size(n):
 
 
 def render(summary, media=False):
-    """The human-readable listing, one line per release, campaign and file."""
+    """The human-readable listing: releases, their campaigns, their files."""
     lines = []
     media_note = ""
     if summary["media_files"]:
@@ -343,23 +343,36 @@ def render(summary, media=False):
         f"{summary['url']}: {plural(summary['campaigns'], 'campaign')}, {plural(summary['files'], 'file')}, "
         f"{human_size(summary['size'])}{media_note}"
     )
+    shown = [(release, group) for release in summary["releases"] for group in [release] + release["campaigns"]]
+    width = max([len(_display_name(f["name"], g.get("campaign"))) for _, g in shown for f in g["files"]] or [0])
     for release in summary["releases"]:
         lines.append("")
-        lines.append(release["release"] or "(no release folder)")
-        for remote in release["files"]:
-            lines.append(_file_line(remote, "  "))
-        for campaign in release["campaigns"]:
-            text = f"  {campaign['campaign']}: {plural(campaign['files_count'], 'file')}, {human_size(campaign['size'])}"
-            if campaign["media_files"]:
-                text += f"; media {human_size(campaign['media_size'])} in {plural(campaign['media_files'], 'file')}"
-            lines.append(text)
-            for remote in campaign["files"]:
-                lines.append(_file_line(remote, "    "))
+        lines.append(f"{release['release'] or '(no release folder)'}  {_totals(release)}")
+        for group in [release] + release["campaigns"]:
+            indent = "  "
+            if group is not release:
+                lines.append(f"  {group['campaign']}  {_totals(group)}")
+                indent = "    "
+            for remote in group["files"]:
+                name = _display_name(remote["name"], group.get("campaign"))
+                lines.append(f"{indent}{name.ljust(width + 4 - len(indent))}  {human_size(remote['size']).rjust(9)}")
     return "\n".join(lines)
 
 
-def _file_line(remote, indent):
-    return f"{indent}{remote['name'].rsplit('/', 1)[-1]}  {human_size(remote['size'])}"
+def _totals(group):
+    text = f"{plural(group['files_count'], 'file')}, {human_size(group['size'])}"
+    if group["media_files"]:
+        text += f"; media {human_size(group['media_size'])} in {plural(group['media_files'], 'file')}"
+    return text
+
+
+def _display_name(name, campaign):
+    """The path below the campaign folder (media folders show), else the file name."""
+    parts = name.split("/")
+    if campaign in parts[:-1]:
+        at = len(parts) - 2 - parts[-2::-1].index(campaign)
+        return "/".join(parts[at + 1:])
+    return parts[-1]
 
 
 # --- Local paths ---------------------------------------------------------------

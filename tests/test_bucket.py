@@ -10,6 +10,7 @@ import io
 import json
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -158,14 +159,15 @@ def test_list_shows_releases_campaigns_files_and_media_totals(emulator):
         assert f"\n{heading}" in out
     assert out.index("2018_10") < out.index("2019_06") < out.index("2020_12")
     ira_zip = tree["hashed/2018_10/ira/ira_tweets_csv_hashed.zip"]
-    assert f"ira_tweets_csv_hashed.zip  {bucket.human_size(len(ira_zip))}" in out
+    assert re.search(rf"\n    ira_tweets_csv_hashed.zip +{bucket.human_size(len(ira_zip))}\n", out)
     media_size = len(tree["hashed/2018_10/ira/ira_tweet_media_hashed_1.zip"])
     assert f"media {bucket.human_size(media_size)} in 1 file" in out
     # Media archives are totalled, not listed, without --media.
     assert "ira_tweet_media_hashed_1.zip" not in out
     assert "--media" in out
     listed = run("list", URL, "--media").stdout
-    assert "ira_tweet_media_hashed_1.zip" in listed and "iran_202012_hashed_001.zip" in listed
+    assert "\n    ira_tweet_media_hashed_1.zip " in listed
+    assert "\n    iran_202012_tweet_media_hashed/iran_202012_hashed_001.zip " in listed
 
 
 def test_list_json_sizes_match_the_objects(emulator):
