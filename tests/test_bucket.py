@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -468,6 +469,24 @@ def test_download_killed_half_way_resumes(emulator, tmp_path, proxies):
     # Only the missing tail came over the network, asked for with a Range.
     assert fast.bytes_down < BIG_SIZE - kept + 100_000
     assert f"range: bytes={kept}-".encode() in fast.requests.lower()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGINT to a child process is POSIX")
+def test_interrupted_download_exits_130_and_keeps_the_part(emulator, tmp_path, proxies):
+    dest = tmp_path / "mirror"
+    slow = proxies(emulator.port, rate=300_000)
+    env = dict(os.environ, STORAGE_EMULATOR_HOST=slow.url)
+    process = subprocess_cli("download", dest, BIG_URL, "--silent", env=env)
+    part = dest / (BIG_NAME + ".part")
+    try:
+        assert wait_for(lambda: file_size(part) >= 50_000), "the download never started"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert one_line_error(stderr)[-1] == "Interrupted: partial files are kept; run the same command again to resume."
+    assert 0 < file_size(part) < BIG_SIZE and not (dest / BIG_NAME).exists()
 
 
 def test_flaky_network_is_retried_and_resumed_within_a_run(emulator, tmp_path, proxies, monkeypatch):
