@@ -14,6 +14,7 @@ import os
 import re
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from .parse import file_kind, normalise_header
@@ -335,6 +336,11 @@ class MemberReader:
                 break
         except csv.Error as error:
             raise ArchiveError(f"{member.label}: line 1: not a CSV file ({error})") from None
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as error:
+            # A small member is read whole with its header: a CRC or zlib
+            # error then surfaces here, and fails the member, not the build.
+            self.close()
+            raise ArchiveError(f"{member.label}: damaged, cannot be read ({error})") from None
         if self.header is None:
             raise ArchiveError(f"{member.label}: empty file, no header row")
         if _DAMAGE_RE.search("".join(self.header)):
