@@ -569,8 +569,9 @@ class _PartWriter:
     so whatever reaches write() is the object's next bytes.
     """
 
-    def __init__(self, handle, hasher, progress, abort):
+    def __init__(self, handle, path, hasher, progress, abort):
         self.handle = handle
+        self.path = path
         self.hasher = hasher
         self.progress = progress
         self.abort = abort
@@ -579,7 +580,11 @@ class _PartWriter:
     def write(self, data):
         if self.abort.is_set():
             raise _Aborted()
-        self.handle.write(data)
+        try:
+            self.handle.write(data)
+        except OSError as error:
+            # A full disk, not the network: the library must not retry it.
+            raise _fatal_os_error(error, self.path) from None
         self.hasher.update(data)
         n = len(data)
         self.count += n
@@ -757,7 +762,7 @@ def _fetch_part(remote, part, offset, client, retry, progress, abort, label):
         handle = open(part, "ab")
     except OSError as error:
         raise _fatal_os_error(error, part) from None
-    writer = _PartWriter(handle, hasher, progress, abort)
+    writer = _PartWriter(handle, part, hasher, progress, abort)
     try:
         while offset + writer.count < remote.size:
             before = writer.count
@@ -773,18 +778,17 @@ def _fetch_part(remote, part, offset, client, retry, progress, abort, label):
                 )
             except (_Aborted, BucketError):
                 raise
-            except OSError as error:
-                if _is_local_os_error(error):
-                    raise _fatal_os_error(error, part) from None
-                if writer.count > before:
-                    continue  # progress was made: resume again from the new end
-                raise _classify(error, label, client()) from None
             except Exception as error:
-                if writer.count > before and _is_transient(error):
-                    continue
+                if writer.count > before and (_is_transient(error) or isinstance(error, OSError)):
+                    continue  # the retries ran out, but bytes came: resume from the new end
                 raise _classify(error, label, client()) from None
             if writer.count == before:
                 break  # nothing more came: the size check below explains
+        # On disk before it is renamed and recorded as verified.
+        handle.flush()
+        os.fsync(handle.fileno())
+    except OSError as error:
+        raise _fatal_os_error(error, part) from None
     finally:
         handle.close()
     got = offset + writer.count
@@ -799,11 +803,6 @@ def _fetch_part(remote, part, offset, client, retry, progress, abort, label):
 def _first_line(error):
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
-
-
-def _is_local_os_error(error):
-    # requests' ConnectionError is an OSError too; a local one carries a filename.
-    return isinstance(error, OSError) and getattr(error, "filename", None) is not None
 
 
 def _fatal_os_error(error, path):

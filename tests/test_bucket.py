@@ -527,6 +527,29 @@ def test_server_stopped_mid_run_fails_cleanly_and_keeps_the_part(tmp_path, proxi
     assert 0 < file_size(part) < BIG_SIZE
 
 
+@pytest.mark.skipif(os.name == "nt", reason="file size limits are POSIX")
+def test_local_write_failure_is_one_fatal_line(emulator, tmp_path):
+    """A disk that fills up is not a network error: no retries, one line, part kept."""
+    import resource
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (500_000, 500_000))  # Python ignores SIGXFSZ
+
+    dest = tmp_path / "mirror"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from datasette_tei.cli import cli; cli()", "download", str(dest), BIG_URL,
+         "--silent", "--workers", "1"],
+        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=limit_file_size)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    lines = one_line_error(stderr)
+    part = dest / (BIG_NAME + ".part")
+    assert lines[-1].startswith(f"Error: cannot write {part}: File too large")
+    assert "1 other file not downloaded" in lines[-1]
+    assert file_size(part) == 500_000
+
+
 # --- hostile names and parsing ------------------------------------------------------------
 
 
