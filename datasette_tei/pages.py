@@ -214,7 +214,7 @@ def _fmt(number):
     return f"{number:,}"
 
 
-def bar_chart(points, width=640, height=160, label="", link=True):
+def bar_chart(points, width=640, height=130, label="", link=True):
     """Bars for [(label, value, url)], each with a tooltip (<title>)."""
     if not points:
         return Markup('<p class="tei-empty">No data.</p>')
@@ -319,7 +319,7 @@ def charts(data):
         "hours": hour_chart(data["hours"]),
         "heatmap": heatmap(data["weekday_hours"]),
         "account_months": bar_chart([(m["month"], m["accounts"], m.get("url")) for m in accounts],
-                                    label="Accounts created per month"),
+                                    height=110, label="Accounts created per month"),
     }
 
 

@@ -482,6 +482,8 @@ async def test_default_facets_and_metadata(ds):
     assert "Twitter election-integrity archives" in home
     table = await get_html(ds, "/demo/tweets")
     assert "Every tweet of every campaign archive" in table
+    database = await get_html(ds, "/demo")
+    assert 'href="/demo/tweets"' in database and 'href="/demo/tweets_cjk"' not in database
     # Sortable columns: allowed ones sort, others are refused.
     rows = await get_json(ds, "/demo/tweets.json?_sort_desc=like_count&_shape=array&_size=5")
     likes = [r["like_count"] or 0 for r in rows]
@@ -494,7 +496,7 @@ def test_metadata_and_config_agree():
     """datasette.yaml (1.0) holds exactly metadata.yml's table settings."""
     metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
     config = yaml.safe_load((ROOT / "datasette.yaml").read_text())
-    keys = {"facets", "sortable_columns", "label_column", "sort", "sort_desc", "size"}
+    keys = {"facets", "sortable_columns", "label_column", "sort", "sort_desc", "size", "hidden"}
     for database in ("tei", "demo"):
         from_metadata = {
             table: {k: v for k, v in settings.items() if k in keys}
