@@ -4,6 +4,8 @@ Each step is idempotent and commits on its own, and the build is only
 marked complete at the very end: a build killed here is finished by running
 it again, and until then `tei_meta.build_state` says `building`.
 """
+import sqlite3
+
 from . import catalogue, summaries
 from .schema import ensure_indexes, now, set_meta
 
@@ -16,9 +18,12 @@ _PROFILE = (
 
 
 def finish(conn, progress):
+    from .load import checkpoint  # the interruption tests' hook
+
     progress.message("Creating indexes")
     conn.execute("BEGIN")
     ensure_indexes(conn)
+    checkpoint("indexes")
     conn.execute("COMMIT")
     dirty = [row[0] for row in conn.execute("SELECT campaign FROM tei_dirty ORDER BY campaign")]
     for campaign in dirty:
@@ -27,6 +32,7 @@ def finish(conn, progress):
         add_users_seen_only_in_tweets(conn, campaign)
         update_campaign(conn, campaign)
         summaries.refresh(conn, campaign)
+        checkpoint("summary")
         conn.execute("DELETE FROM tei_dirty WHERE campaign = ?", (campaign,))
         conn.execute("COMMIT")
     conn.execute("BEGIN")
@@ -37,8 +43,18 @@ def finish(conn, progress):
     conn.execute("COMMIT")
     # One self-contained file: WAL is for readers during the build; a
     # published copy (read-only, immutable) must not need a -wal beside it.
+    # A reader that has the file open (a `datasette serve` during the build)
+    # keeps it in WAL mode: the build is complete all the same, so say so
+    # rather than wait for the reader or fail.
+    conn.execute("PRAGMA busy_timeout = 2000")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.execute("PRAGMA journal_mode = DELETE")
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+    except sqlite3.OperationalError:
+        progress.message(
+            "Another process has the database open, so it stays in WAL mode (a -wal file "
+            "beside it); run the same command again once it is closed to make it one file."
+        )
 
 
 def add_users_seen_only_in_tweets(conn, campaign):

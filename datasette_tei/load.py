@@ -8,6 +8,7 @@ job. Members already imported (same campaign, same checksum) are skipped.
 """
 import json
 import os
+import signal
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,6 +19,22 @@ from .archives import ArchiveError, file_checksum, find_archives
 from .schema import FTS_TABLE, ensure_schema, now, set_meta
 
 BATCH = 5000
+
+# For the interruption tests: with DATASETTE_TEI_STOP_AT=<phase>[:<n>] set,
+# the build stops itself (SIGSTOP) the n-th time (default 1) it reaches
+# <phase>, so that a test can kill or interrupt it exactly there. Phases:
+# "rows" (a batch written, its archive's transaction still open), "indexes"
+# (indexes created, not yet committed), "summary" (a campaign summarised,
+# not yet committed). Unset, as in normal use, it does nothing.
+_reached = defaultdict(int)
+
+
+def checkpoint(phase):
+    wanted = os.environ.get("DATASETTE_TEI_STOP_AT")
+    if wanted and wanted.split(":")[0] == phase:
+        _reached[phase] += 1
+        if _reached[phase] == int(wanted.partition(":")[2] or 1):
+            os.kill(os.getpid(), signal.SIGSTOP)
 
 
 class BuildError(Exception):
@@ -110,6 +127,15 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
                 archive.close()
         progress.finish()
         finish.finish(conn, progress)
+    except sqlite3.DatabaseError as error:
+        # A full disk, an I/O error, a lock held too long: every transaction
+        # committed before stays, the one in progress is rolled back.
+        progress.finish()
+        raise BuildError(
+            f"{db_path}: cannot write the database ({error}). Archives loaded before this "
+            "are kept, the one in progress was rolled back; fix the cause (a full disk?) "
+            "and run the same command again."
+        ) from None
     finally:
         conn.close()
     return report
@@ -234,6 +260,7 @@ def load_member(conn, archive, member, strict, progress):
         if tag == "rows":
             loader.insert(event[1])
             progress.rows(len(event[1]))
+            checkpoint("rows")
         elif tag == "rejects":
             for line, reason, raw in event[1]:
                 loader.reject(line, reason, raw)
