@@ -593,6 +593,25 @@ def test_classify_reads_the_object_path(name, release, campaign, kind):
     assert (remote.release, remote.campaign, remote.kind) == (release, campaign, kind)
 
 
+def test_render_puts_objects_outside_release_folders_last():
+    names = {"hashed/iranian/iranian_tweets_csv_hashed.zip": 2_500_000,
+             "hashed/2019_01/iran_201901_1/iran_201901_1_users_csv_hashed.zip": 1_000,
+             "hashed/2019_01/iran_201901_1/iran_201901_1_tweet_media_hashed_1.zip": 7_000_000_000}
+    files = [bucket.classify("b", name, size) for name, size in names.items()]
+    text = bucket.render(bucket.summarize("gs://b/hashed/", files))
+    assert text.splitlines() == [
+        "gs://b/hashed/: 2 campaigns, 2 files, 2.5 MB; media 7.0 GB in 1 file (--media to list and download them)",
+        "",
+        "2019_01  1 file, 1.0 KB; media 7.0 GB in 1 file",
+        "  iran_201901_1  1 file, 1.0 KB; media 7.0 GB in 1 file",
+        "    iran_201901_1_users_csv_hashed.zip     1.0 KB",
+        "",
+        "(no release folder)  1 file, 2.5 MB",
+        "  iranian  1 file, 2.5 MB",
+        "    iranian_tweets_csv_hashed.zip          2.5 MB",
+    ]
+
+
 @pytest.mark.parametrize("member, expected", [
     ("ira_10/" + "a" * 64 + "/images/673250708364247040-CVfPc8YUsAApZSL.jpg",
      ("image", 673250708364247040, "a" * 64)),
