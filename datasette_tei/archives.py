@@ -391,8 +391,9 @@ class MemberReader:
                     continue
                 yield RawReject(line, f"expected {width} fields, found {len(fields)}", raw_text(fields))
                 continue
-            if fields[0].lstrip("\ufeff").strip().lower() == normal_header[0] and \
-                    normalise_header(fields) == normal_header:
+            # A containment test: a repeated header may carry a BOM before
+            # its quotes (`\ufeff"tweetid"`), which the csv reader keeps.
+            if normal_header[0] in fields[0].lower() and normalise_header(fields) == normal_header:
                 self.repeated_headers += 1
                 continue
             yield line, fields
