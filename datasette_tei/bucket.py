@@ -90,9 +90,16 @@ def make_client(credentials=None):
     """
     try:
         if not credentials:
-            return storage.Client.create_anonymous_client()
-        # project=None: reading a bucket needs no project.
-        return storage.Client(project=None, credentials=load_credentials(credentials))
+            client = storage.Client.create_anonymous_client()
+        else:
+            # project=None: reading a bucket needs no project.
+            client = storage.Client(project=None, credentials=load_credentials(credentials))
+        # Recent clients fetch the bucket's metadata in a background thread,
+        # for tracing attributes we do not use; anonymous users may not read
+        # it (403 on the public bucket). One request less per client.
+        if hasattr(client, "_bucket_metadata_cache"):
+            client._bucket_metadata_cache = None
+        return client
     except BucketError:
         raise
     except Exception as error:  # a bad emulator URL, say

@@ -101,12 +101,17 @@ class Proxy:
     rate: response bytes per second (None: as fast as possible).
     drop: how many incoming connections to close at once, before serving.
     cut_after: close the first connection that carries more response bytes than this.
+    statuses: HTTP statuses to answer the first requests with, one each, on
+        connections whose first request contains `status_only` (any if None)
+        (503, 429: a front end shedding load; 403: a bucket that is not public).
     """
 
-    def __init__(self, port, rate=None, drop=0, cut_after=None):
+    def __init__(self, port, rate=None, drop=0, cut_after=None, statuses=(), status_only=None):
         self.upstream = port
         self.rate = rate
         self.drop = drop
+        self.statuses = list(statuses)
+        self.status_only = status_only
         self.cut_after = cut_after
         self.bytes_down = 0
         self.requests = b""
@@ -144,16 +149,42 @@ class Proxy:
                 self.drop -= 1
                 client.close()
                 continue
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
-            except OSError:
-                client.close()  # the server is gone: the client sees a closed connection
-                continue
-            upstream.settimeout(None)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        head = b""
+        if self.statuses:
+            head = _read_head(client)
             with self._lock:
-                self._sockets += [client, upstream]
-            threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump_down, args=(upstream, client), daemon=True).start()
+                self.requests += head
+                status = None
+                if self.statuses and (self.status_only is None or self.status_only in head):
+                    status = self.statuses.pop(0)
+            if status is not None:
+                return self._answer(client, status)
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            upstream.settimeout(None)
+            client.settimeout(None)
+            upstream.sendall(head)
+        except OSError:
+            _close(client)  # the server is gone: the client sees a closed connection
+            return
+        with self._lock:
+            self._sockets += [client, upstream]
+        threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True).start()
+        self._pump_down(upstream, client)
+
+    def _answer(self, client, status):
+        """Answer a request with `status` and a JSON error body, as GCS does."""
+        body = b'{"error": {"code": %d, "message": "injected by the test proxy", "errors": []}}' % status
+        try:
+            client.sendall(b"HTTP/1.1 %d Injected\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (status, len(body), body))
+        except OSError:
+            pass
+        finally:
+            _close(client)
 
     def _pump_up(self, client, upstream):
         try:
@@ -200,6 +231,21 @@ class Proxy:
         with self._lock:
             for sock in self._sockets:
                 _close(sock)
+
+
+def _read_head(client):
+    """The request line and headers (our client's GETs have no body)."""
+    client.settimeout(5)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    return data
 
 
 def _close(sock):

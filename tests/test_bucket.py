@@ -302,7 +302,8 @@ def test_second_run_downloads_nothing(emulator, tmp_path, proxies, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "0 downloaded (0 B)" in result.stderr
     assert f"{len(set(emulator.tree) - MEDIA_NAMES)} already verified" in result.stderr
-    assert proxy.request_lines() and not proxy.media_requests()  # listed, fetched nothing
+    # One listing, nothing fetched, nothing else asked.
+    assert proxy.request_lines() == ["GET /storage/v1/b/tei-test/o?projection=noAcl&prefix=hashed%2F&prettyPrint=false"]
     assert {p: os.stat(p).st_mtime_ns for p in mtimes} == mtimes
 
 
@@ -469,6 +470,27 @@ def test_download_killed_half_way_resumes(emulator, tmp_path, proxies):
     # Only the missing tail came over the network, asked for with a Range.
     assert fast.bytes_down < BIG_SIZE - kept + 100_000
     assert f"range: bytes={kept}-".encode() in fast.requests.lower()
+
+
+def test_overloaded_front_end_is_retried(emulator, tmp_path, proxies, monkeypatch):
+    busy = proxies(emulator.port, statuses=[503, 429], status_only=b"alt=media")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", busy.url)
+    dest = tmp_path / "mirror"
+    result = run("download", dest, URL, "--campaign", "iran_*", "--silent", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "2 downloaded" in result.stderr and not busy.statuses  # every injected error was met
+    _mirror_matches(dest, emulator.tree, [n for n in emulator.tree if "/iran_202012/iran_202012_" in n
+                                          and n not in MEDIA_NAMES])
+
+
+def test_permission_denied_is_one_line(emulator, proxies, monkeypatch):
+    denied = proxies(emulator.port, statuses=[403])
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", denied.url)
+    result = run("list", URL)
+    assert result.exit_code == 1
+    [line] = one_line_error(result.output)
+    assert line.startswith(f"Error: listing {URL}: permission denied (403); the bucket is not public")
+    assert "--credentials FILE" in line
 
 
 @pytest.mark.skipif(os.name == "nt", reason="SIGINT to a child process is POSIX")
