@@ -724,15 +724,13 @@ def _fetch(remote, path, client, retry, progress, abort, verify):
     except OSError as error:
         raise _fatal_os_error(error, os.path.dirname(path)) from None
     part = path + PART_SUFFIX
-    resumed_from = _part_size(part, remote)
-    hasher, fetched = _fetch_part(remote, part, resumed_from, client, retry, progress, abort, label)
+    hasher, fetched, resumed_from = _fetch_part(remote, part, client, retry, progress, abort, label)
     if not hasher.matches() and resumed_from:
         # The partial file came from an earlier run: it may be stale (the
         # object was replaced) or damaged. Start once more from the first byte.
         progress.message(f"{label}: resumed download failed verification; downloading it again from the start")
         _remove(part)
-        resumed_from = 0
-        hasher, more = _fetch_part(remote, part, 0, client, retry, progress, abort, label)
+        hasher, more, _ = _fetch_part(remote, part, client, retry, progress, abort, label)
         fetched += more
     if not hasher.matches():
         _remove(part)
@@ -747,28 +745,54 @@ def _fetch(remote, path, client, retry, progress, abort, verify):
     return status, fetched
 
 
-def _part_size(part, remote):
-    """Bytes of a partial download to keep; a part longer than the object is stale."""
-    try:
-        size = os.path.getsize(part)
-    except OSError:
-        return 0
-    if size > remote.size:
-        _remove(part)
-        return 0
-    return size
+def _open_part(part, remote, label):
+    """The .part file, open for appending and locked against a second downloader.
 
-
-def _fetch_part(remote, part, offset, client, retry, progress, abort, label):
-    """Append the object's bytes from `offset` to `part`; returns (hasher, bytes fetched)."""
-    hasher = Hasher(remote)
-    if offset:
-        # The bytes already there count towards the checksum and the bar.
-        hash_file(part, hasher, on_bytes=progress.advance, abort=abort)
+    Returns (handle, bytes already there). A part longer than the object
+    cannot be its beginning: it is emptied.
+    """
     try:
         handle = open(part, "ab")
     except OSError as error:
         raise _fatal_os_error(error, part) from None
+    try:
+        _lock(handle, part, label)
+        size = os.fstat(handle.fileno()).st_size
+        if size > remote.size:
+            handle.truncate(0)
+            size = 0
+    except BaseException:
+        handle.close()
+        raise
+    return handle, size
+
+
+def _lock(handle, part, label):
+    """Two runs appending to one .part would interleave their bytes."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one run at a time, please
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise BucketError(f"{label}: another download is writing {part}; let it finish") from None
+
+
+def _fetch_part(remote, part, client, retry, progress, abort, label):
+    """Append the object's missing bytes to `part`.
+
+    Returns (hasher over the whole part, bytes fetched, bytes that were there).
+    """
+    handle, offset = _open_part(part, remote, label)
+    hasher = Hasher(remote)
+    if offset:
+        # The bytes already there count towards the checksum and the bar.
+        try:
+            hash_file(part, hasher, on_bytes=progress.advance, abort=abort)
+        except BaseException:
+            handle.close()
+            raise
     writer = _PartWriter(handle, part, hasher, progress, abort)
     try:
         while offset + writer.count < remote.size:
@@ -801,7 +825,7 @@ def _fetch_part(remote, part, offset, client, retry, progress, abort, label):
     got = offset + writer.count
     if got != remote.size:
         raise BucketError(f"{label}: got {got:,} bytes, the object has {remote.size:,}; run again to resume")
-    return hasher, writer.count
+    return hasher, writer.count, offset
 
 
 # --- Errors ----------------------------------------------------------------------

@@ -493,6 +493,24 @@ def test_permission_denied_is_one_line(emulator, proxies, monkeypatch):
     assert "--credentials FILE" in line
 
 
+@pytest.mark.skipif(os.name == "nt", reason="advisory locks are POSIX")
+def test_two_runs_never_write_one_part_file(emulator, tmp_path):
+    import fcntl
+
+    dest = tmp_path / "mirror"
+    name = "hashed/2018_10/ira/ira_users_csv_hashed.zip"
+    part = dest / (name + ".part")
+    part.parent.mkdir(parents=True)
+    with open(part, "ab") as other_run:
+        fcntl.flock(other_run.fileno(), fcntl.LOCK_EX)
+        result = run("download", dest, URL, "--campaign", "ira", "--silent")
+        assert result.exit_code == 1
+        assert f"Error: gs://tei-test/{name}: another download is writing {part}; let it finish" in result.stderr
+        assert "1 downloaded" in result.stderr  # the other file of the campaign
+    result = run("download", dest, URL, "--campaign", "ira", "--silent")
+    assert result.exit_code == 0 and (dest / name).read_bytes() == emulator.tree[name]
+
+
 @pytest.mark.skipif(os.name == "nt", reason="SIGINT to a child process is POSIX")
 def test_interrupted_download_exits_130_and_keeps_the_part(emulator, tmp_path, proxies):
     dest = tmp_path / "mirror"
