@@ -70,7 +70,9 @@ def build(database, sources, demo, campaign, strict, silent, cache_dir):
     """Convert TEI archives into one SQLite DATABASE.
 
     SOURCES are .zip, .csv or .csv.gz files, or folders searched
-    recursively (a bucket mirror, a flat folder, console-flattened names).
+    recursively (a bucket mirror, a flat folder, console-flattened names),
+    or gs://BUCKET/PREFIX URLs: downloaded and verified into --cache-dir
+    first (credentials from DATASETTE_TEI_CREDENTIALS, if set).
 
     Exit status: 0 when every archive was read (rejected rows are reported
     and kept in the rejects table); 1 when an archive or member could not be
