@@ -386,7 +386,13 @@ class _TweetLoader(_Loader):
 class _UserLoader(_Loader):
     def __init__(self, *args):
         super().__init__(*args)
-        self.sql = self.insert_sql("users", "campaign, userid")
+        # A users file loaded after its campaign was finished replaces the
+        # rows that finish derived from the tweets (from_users_file = 0),
+        # instead of being counted as duplicates and lost; a row that came
+        # from a users file is kept, and the repeat counted as a duplicate.
+        updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in self.columns if c not in ("campaign", "userid"))
+        self.sql = self.insert_sql("users", "campaign, userid").replace(
+            "DO NOTHING", f"DO UPDATE SET {updates}, from_users_file = 1 WHERE from_users_file = 0")
 
     def insert(self, batch):
         inserted = self.conn.executemany(self.sql, batch).rowcount
