@@ -181,8 +181,13 @@ def index_archive(conn, archive, report):
             conn.execute("COMMIT")
             report.campaigns[campaign].skipped_members += 1
             return 0
-        # The same path with other content: its old rows describe a file that is gone.
+        # The same path with other content: its old rows describe a file that
+        # is gone, and its old import must no longer vouch for that content.
         conn.execute("DELETE FROM media WHERE archive = ?", (archive.path,))
+        conn.execute(
+            "UPDATE imports SET status = 'replaced' WHERE path = ? AND kind = 'media' AND status = 'done'",
+            (archive.path,),
+        )
         stat = os.stat(archive.path)
         import_id = conn.execute(
             "INSERT INTO imports (path, member, campaign, kind, size, mtime_ns, checksum, status, started) "

@@ -347,6 +347,40 @@ def test_media_only_with_flag_and_indexed_by_build(emulator, tmp_path):
     assert conn.execute("select count(*) from imports where kind = 'media'").fetchone()[0] == 2
 
 
+def test_unreadable_media_archive_fails_alone(emulator, tmp_path):
+    folder = tmp_path / "src" / "hashed" / "2018_10" / "ira"
+    folder.mkdir(parents=True)
+    good = emulator.tree["hashed/2018_10/ira/ira_tweet_media_hashed_1.zip"]
+    (folder / "ira_tweet_media_hashed_1.zip").write_bytes(good)
+    (folder / "ira_tweet_media_hashed_2.zip").write_bytes(good[: len(good) // 2])  # cut short
+    db = tmp_path / "tei.db"
+    result = run("build", db, tmp_path / "src", "--silent")
+    assert result.exit_code == 1
+    assert "ira_tweet_media_hashed_2.zip: not a readable zip file" in result.stderr
+    conn = sqlite3.connect(db)
+    assert conn.execute("select count(distinct archive), count(*) from media").fetchone() == (1, 4)
+    statuses = dict(conn.execute("select substr(path, -5), status from imports where kind = 'media'"))
+    assert statuses == {"1.zip": "done", "2.zip": "failed"}
+
+
+def test_media_archive_replaced_in_place_is_indexed_again(tmp_path):
+    path = tmp_path / "src" / "ira_tweet_media_hashed_1.zip"
+    path.parent.mkdir()
+    first = _zip({"ira_1/12345/images/1000000000000000001-a.jpg": b"a",
+                  "ira_1/12345/images/1000000000000000002-b.jpg": b"b"})
+    second = _zip({"ira_1/12345/videos/1000000000000000003-c.mp4": b"c"})
+    db = tmp_path / "tei.db"
+    for content, expected in ((first, [1000000000000000001, 1000000000000000002]),
+                              (second, [1000000000000000003]),
+                              (first, [1000000000000000001, 1000000000000000002])):
+        path.write_bytes(content)
+        assert run("build", db, path.parent, "--silent").exit_code == 0
+        conn = sqlite3.connect(db)
+        assert [r[0] for r in conn.execute("select tweetid from media order by tweetid")] == expected
+        done = conn.execute("select count(*) from imports where kind = 'media' and status = 'done'").fetchone()
+        assert done == (1,)
+
+
 def test_build_from_bucket_downloads_into_the_user_cache_then_reuses_it(
         emulator, tmp_path, proxies, monkeypatch):
     db = tmp_path / "tei.db"
