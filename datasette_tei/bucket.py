@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 
 from google.api_core import exceptions as api_exceptions
-from google.api_core import retry as api_retry
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
