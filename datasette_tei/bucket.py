@@ -314,8 +314,8 @@ def summarize(url, files, campaigns=(), media=False):
         "url": url,
         "bucket": bucket,
         "prefix": prefix,
-        "campaigns": sum(len(r["campaigns"]) for r in ordered),
-        "files": len(data_files),
+        "campaigns_count": sum(len(r["campaigns"]) for r in ordered),
+        "files_count": len(data_files),
         "size": sum(f.size for f in data_files),
         "media_files": len(media_files),
         "media_size": sum(f.size for f in media_files),
@@ -346,7 +346,7 @@ def render(summary, media=False):
         if not media:
             media_note += " (--media to list and download them)"
     lines.append(
-        f"{summary['url']}: {plural(summary['campaigns'], 'campaign')}, {plural(summary['files'], 'file')}, "
+        f"{summary['url']}: {plural(summary['campaigns_count'], 'campaign')}, {plural(summary['files_count'], 'file')}, "
         f"{human_size(summary['size'])}{media_note}"
     )
     shown = [(release, group) for release in summary["releases"] for group in [release] + release["campaigns"]]

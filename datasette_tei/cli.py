@@ -209,7 +209,7 @@ def list_command(url, campaigns, credentials, retry_timeout, media, as_json):
     """
     files = _listing(url, credentials, retry_timeout)
     summary = bucket_mod.summarize(url, files, campaigns=campaigns, media=media)
-    if campaigns and not summary["campaigns"]:
+    if campaigns and not summary["campaigns_count"]:
         raise click.ClickException(f"{url}: no campaign matches {', '.join(campaigns)}")
     if as_json:
         click.echo(json.dumps(summary, indent=2))

@@ -185,6 +185,7 @@ def test_list_json_sizes_match_the_objects(emulator):
         assert campaign["media_size"] == sum(len(tree[n]) for n in media_names)
         assert {f["name"] for f in campaign["files"]} == data_names
         assert all(f["crc32c"] for f in campaign["files"])
+    assert data["campaigns_count"] == 3 and data["files_count"] == len(set(tree) - MEDIA_NAMES)
     assert data["size"] == sum(len(v) for n, v in tree.items() if n not in MEDIA_NAMES)
     assert data["media_size"] == sum(len(tree[n]) for n in MEDIA_NAMES)
     release_2020 = next(r for r in data["releases"] if r["release"] == "2020_12")
