@@ -191,10 +191,11 @@ def release_from_path(path):
 
 def campaign_for(path):
     """The campaign of an archive: named by the file, else by its folder."""
-    name = campaign_from_name(path)
+    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    # `<c>_tweet_media_hashed/<c>_hashed_001.zip`: the folder declares it.
+    name = campaign_from_name(path) or campaign_from_name(folder)
     if name:
         return name
-    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
     stem = os.path.basename(path)
     for suffix in DATA_SUFFIXES:
         if stem.lower().endswith(suffix):
@@ -207,8 +208,12 @@ def campaign_for(path):
 
 
 def is_media_name(path):
-    match = _KIND_MARKER_RE.match(os.path.basename(path))
-    return bool(match and match.group("media"))
+    """Media archives: by their name, or by the media folder they sit in."""
+    for name in (os.path.basename(path), os.path.basename(os.path.dirname(os.path.abspath(path)))):
+        match = _KIND_MARKER_RE.match(name)
+        if match and match.group("media"):
+            return True
+    return False
 
 
 def find_archives(sources, campaign=None):
@@ -221,7 +226,8 @@ def find_archives(sources, campaign=None):
         if os.path.isdir(source):
             files = []
             for root, dirs, names in os.walk(source):
-                dirs[:] = sorted(d for d in dirs if not is_junk(d + "/x") and d != "__MACOSX")
+                # Hidden folders (.Trash, .git) and macOS resource forks.
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
                 for name in names:
                     full = os.path.join(root, name)
                     if not is_junk(full) and name.lower().endswith(DATA_SUFFIXES):

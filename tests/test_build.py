@@ -319,3 +319,17 @@ async def test_datasette_serves_ids_as_text_and_array_facets(demo_db):
     results = facets["results"] if "results" in facets else facets
     values = {item["value"] for item in results["hashtags"]["results"]}
     assert "香港" in values or "news" in values
+
+
+def test_names_of_media_folders_and_hidden_folders(tmp_path):
+    from datasette_tei.archives import find_archives
+
+    place(tmp_path, "h/cuba_082020_tweet_media_hashed/cuba_082020_hashed_001.zip", zip_members={"a/1.jpg": "x"})
+    place(tmp_path, "h/.Trash/cuba_082020_tweets_csv_hashed.csv", "tweetid\n")
+    place(tmp_path, "h/cuba_082020/cuba_082020_tweets_csv_hashed.csv", "tweetid\n")
+    found = {os.path.relpath(a.path, tmp_path / "h"): (a.campaign, a.is_media)
+             for a in find_archives([str(tmp_path / "h")])}
+    assert found == {
+        os.path.join("cuba_082020_tweet_media_hashed", "cuba_082020_hashed_001.zip"): ("cuba_082020", True),
+        os.path.join("cuba_082020", "cuba_082020_tweets_csv_hashed.csv"): ("cuba_082020", False),
+    }
