@@ -1,11 +1,13 @@
 """The `datasette-tei` command: a thin layer over the library modules."""
+import json
 import os
 import sys
 import time
 
 import click
 
-from . import load
+from . import archives, load
+from . import bucket as bucket_mod
 
 DEMO_DIR = os.path.join(os.path.dirname(__file__), "demo")
 
@@ -126,11 +128,6 @@ def _print_summary(report):
 
 
 # --- The bucket: list, download, and gs:// sources for build -----------------
-
-import json  # noqa: E402
-
-from . import archives  # noqa: E402  (kept beside the commands that use them)
-from . import bucket as bucket_mod  # noqa: E402
 
 _CREDENTIALS_HELP = (
     "A JSON key file for a private copy of the bucket, or 'default' for application "
