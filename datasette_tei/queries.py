@@ -20,6 +20,7 @@ class Query:
     sql: str
     params: tuple = ()
     requires: frozenset = field(default_factory=frozenset)
+    hide_sql: bool = False  # a long query would push its form off the screen
 
     def canned(self):
         """The 0.65 canned query dictionary."""
@@ -28,6 +29,7 @@ class Query:
             "title": self.title,
             "description": self.description,
             "params": list(self.params),
+            "hide_sql": self.hide_sql,
         }
 
 
@@ -88,6 +90,7 @@ QUERIES = (
         _SEARCH_SQL,
         ("q", "campaign", "language"),
         frozenset({"tweets_fts", "tweets_cjk"}),
+        hide_sql=True,
     ),
     Query(
         "search",
@@ -98,6 +101,7 @@ QUERIES = (
         _SEARCH_TRIGRAM_SQL,
         ("q", "campaign", "language"),
         frozenset({"tweets_fts"}),
+        hide_sql=True,
     ),
     Query(
         "top_hashtags",
@@ -236,6 +240,7 @@ async def register_all(datasette):
                 title=query.title,
                 description=query.description,
                 parameters=list(query.params),
+                hide_sql=query.hide_sql,
                 # Like 0.65's canned queries: they run where arbitrary SQL
                 # is not allowed (a published instance may turn that off).
                 is_trusted=True,

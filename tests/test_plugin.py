@@ -262,6 +262,7 @@ async def test_demo_payloads_are_escaped_in_views_and_search(ds):
     assert rows and all("script" in r["snippet"] for r in rows)
     page = await get_html(ds, "/demo/search?q=script")
     assert_escaped(page)
+    assert "MATCH tei_trigram_query" not in page.split("<body", 1)[1]  # the long SQL is hidden
     assert '<mark class="tei-hit">script</mark>' in page
     users = await get_html(ds, "/demo/users?_size=max")
     assert_escaped(users)
