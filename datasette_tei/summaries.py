@@ -123,8 +123,10 @@ def _collect_ids(conn, p):
     conn.execute("CREATE TEMP TABLE _tei_ids (tweetid INTEGER PRIMARY KEY)")
     conn.execute(
         """INSERT OR IGNORE INTO temp._tei_ids (tweetid)
-        SELECT tweetid FROM tweets WHERE campaign = :campaign
-        UNION ALL SELECT tweetid FROM shared_tweets WHERE campaign = :campaign""",
+        SELECT tweetid FROM (
+            SELECT tweetid FROM tweets WHERE campaign = :campaign
+            UNION ALL SELECT tweetid FROM shared_tweets WHERE campaign = :campaign
+        ) ORDER BY tweetid  -- sorted first, the b-tree is written by appending""",
         p,
     )
 
@@ -229,19 +231,24 @@ def _group_summaries(conn, p):
             sum(g.tweets) AS tweets, NULL AS accounts, 1 AS internal
         FROM _tei_groups g WHERE g.userid IS NOT NULL GROUP BY g.userid""",
     )
-    # The label of a retweeted account: its screen name where any campaign's
-    # users file knows it (the users(userid) index makes this a lookup).
     _insert_top(
         conn, p, "retweeted",
-        """SELECT value, (SELECT u.user_screen_name FROM users u WHERE u.userid = value
-                          ORDER BY u.campaign = :campaign DESC LIMIT 1) AS label,
-                  tweets, accounts,
-                  EXISTS (SELECT 1 FROM users u WHERE u.campaign = :campaign
-                          AND u.userid = value) AS internal
-        FROM (SELECT retweeted AS value, sum(tweets) AS tweets,
-                     count(DISTINCT userid) AS accounts
-              FROM _tei_groups WHERE retweeted IS NOT NULL GROUP BY retweeted)""",
+        """SELECT retweeted AS value, NULL AS label, sum(tweets) AS tweets,
+                  count(DISTINCT userid) AS accounts, NULL AS internal
+        FROM _tei_groups WHERE retweeted IS NOT NULL GROUP BY retweeted""",
         keep=RETWEETED_KEEP,
+    )
+    # Labels for the kept ones only: a screen name where any campaign's users
+    # file knows the account (the users(userid) index makes this a lookup),
+    # and whether it is one of this campaign's own.
+    conn.execute(
+        """UPDATE campaign_top SET
+            label = (SELECT u.user_screen_name FROM users u WHERE u.userid = campaign_top.value
+                     ORDER BY u.campaign = :campaign DESC LIMIT 1),
+            internal = EXISTS (SELECT 1 FROM users u WHERE u.campaign = :campaign
+                               AND u.userid = campaign_top.value)
+        WHERE campaign = :campaign AND kind = 'retweeted'""",
+        p,
     )
 
 
@@ -252,8 +259,8 @@ def _hashtags_and_urls(conn, p):
         f"""CREATE TEMP TABLE _tei_items AS
         WITH listed AS MATERIALIZED (
             SELECT * FROM ({_rows('''t.tweetid AS tweetid, t.userid AS userid,
-                CASE WHEN t.hashtags LIKE '[_%' AND json_valid(t.hashtags) THEN t.hashtags END AS hashtags,
-                CASE WHEN t.urls LIKE '[_%' AND json_valid(t.urls) THEN t.urls END AS urls''')})
+                CASE WHEN t.hashtags <> '[]' AND json_valid(t.hashtags) THEN t.hashtags END AS hashtags,
+                CASE WHEN t.urls <> '[]' AND json_valid(t.urls) THEN t.urls END AS urls''')})
             WHERE hashtags IS NOT NULL OR urls IS NOT NULL
         )
         SELECT 'hashtag' AS kind, j.value AS value, listed.userid AS userid, listed.tweetid AS tweetid
