@@ -77,6 +77,8 @@ SUMMARY_TABLES = {
 }
 
 SUMMARY_INDEXES = (
+    # A campaign's shared tweets, without scanning every campaign's.
+    "CREATE INDEX IF NOT EXISTS [idx_shared_tweets_campaign] ON [shared_tweets] ([campaign])",
     "CREATE INDEX IF NOT EXISTS [idx_campaign_urls_campaign] ON [campaign_urls] ([campaign])",
     "CREATE INDEX IF NOT EXISTS [idx_campaign_top_kind_value] ON [campaign_top] ([kind], [value])",
 )
@@ -126,7 +128,7 @@ def _collect_ids(conn, p):
         SELECT tweetid FROM (
             SELECT tweetid FROM tweets WHERE campaign = :campaign
             UNION ALL SELECT tweetid FROM shared_tweets WHERE campaign = :campaign
-        ) ORDER BY tweetid  -- sorted first, the b-tree is written by appending""",
+        ) ORDER BY +tweetid  -- sorted first (by a sorter, not a table scan): appended""",
         p,
     )
 
