@@ -2,7 +2,8 @@
 
 Starts `datasette serve` on a free loopback port over a database built by
 `datasette-tei build` (--db PATH, or the bundled demo, built into a temporary
-folder), then N clients (asyncio + httpx, one connection each) request, in
+folder), then N clients (asyncio, one keep-alive HTTP/1.1 connection each,
+standard library only: Datasette 1.0 no longer installs httpx) request, in
 turn: the campaign index and pages, their JSON, the `search` canned query
 and ?_search=, facets, the table JSON and the precomputed canned queries.
 Bounded in time (--duration) and in count (--max-requests); it stops by
@@ -23,9 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
-
-import httpx
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -61,9 +62,9 @@ class Server:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(self.base + "/-/versions.json", timeout=5).status_code == 200:
+                with urllib.request.urlopen(self.base + "/-/versions.json", timeout=5):
                     return
-            except httpx.HTTPError:
+            except OSError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
@@ -91,9 +92,60 @@ class Server:
         self.stop()
 
 
+def get_json(url, timeout=30):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: GET, status and body, nothing more."""
+
+    def __init__(self, host, port):
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def get(self, path):
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode("ascii"))
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("connection closed by the server")
+        status = int(status_line.split()[1])
+        headers = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            headers[key.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int((await self.reader.readline()).split(b";")[0], 16)
+                parts.append(await self.reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            body = b"".join(parts)
+        else:
+            body = await self.reader.read()
+            headers["connection"] = "close"
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers, body
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 def plan(base):
     """(kind, path) for every request the clients make, from what is served."""
-    index = httpx.get(base + "/-/tei.json", timeout=30).json()
+    index = get_json(base + "/-/tei.json")
     campaigns = [(c["database"], c["name"]) for c in index["campaigns"]]
     if not campaigns:
         raise SystemExit("the database holds no campaign: is it built by datasette-tei?")
@@ -129,38 +181,40 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-async def client(http, requests, deadline, budget, results, failures, seed):
+async def client(address, requests, deadline, budget, results, failures, seed, timeout):
     rng = random.Random(seed)
     order = requests[:]
     rng.shuffle(order)
-    for kind, path in itertools.cycle(order):
-        if time.monotonic() >= deadline or next(budget, None) is None:
-            return
-        started = time.perf_counter()
-        try:
-            response = await http.get(path)
-            await response.aread()
-            failed = response.status_code >= 400
-            detail = f"{response.status_code} {path}"
-        except httpx.HTTPError as error:
-            failed, detail = True, f"{type(error).__name__} {path}"
-        elapsed = time.perf_counter() - started
-        results.setdefault(kind, []).append(elapsed)
-        if failed:
-            failures.setdefault(kind, []).append(detail)
+    connection = Connection(*address)
+    try:
+        for kind, path in itertools.cycle(order):
+            if time.monotonic() >= deadline or next(budget, None) is None:
+                return
+            started = time.perf_counter()
+            try:
+                status, _, _ = await asyncio.wait_for(connection.get(path), timeout)
+                failed, detail = status >= 400, f"{status} {path}"
+            except (OSError, EOFError, ValueError, IndexError, asyncio.TimeoutError) as error:
+                connection.close()
+                failed, detail = True, f"{type(error).__name__} {path}"
+            elapsed = time.perf_counter() - started
+            results.setdefault(kind, []).append(elapsed)
+            if failed:
+                failures.setdefault(kind, []).append(detail)
+    finally:
+        connection.close()
 
 
 async def drive(base, requests, clients, duration, max_requests, timeout=30.0):
     """Run the clients; returns ({kind: [seconds]}, {kind: [failure]}, elapsed)."""
     results, failures = {}, {}
     budget = iter(range(max_requests))  # shared: the whole run's request count
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits) as http:
-        started = time.monotonic()
-        deadline = started + duration
-        await asyncio.gather(*(client(http, requests, deadline, budget, results, failures, seed)
-                               for seed in range(clients)))
-        return results, failures, time.monotonic() - started
+    address = urllib.parse.urlsplit(base).hostname, urllib.parse.urlsplit(base).port
+    started = time.monotonic()
+    deadline = started + duration
+    await asyncio.gather(*(client(address, requests, deadline, budget, results, failures, seed, timeout)
+                           for seed in range(clients)))
+    return results, failures, time.monotonic() - started
 
 
 def table(results, failures, elapsed):
