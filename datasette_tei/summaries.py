@@ -76,9 +76,11 @@ SUMMARY_TABLES = {
 ) WITHOUT ROWID""",
 }
 
+# A campaign's shared tweets, without scanning every campaign's (created
+# where the build's shared_tweets table exists).
+SHARED_INDEX = "CREATE INDEX IF NOT EXISTS [idx_shared_tweets_campaign] ON [shared_tweets] ([campaign])"
+
 SUMMARY_INDEXES = (
-    # A campaign's shared tweets, without scanning every campaign's.
-    "CREATE INDEX IF NOT EXISTS [idx_shared_tweets_campaign] ON [shared_tweets] ([campaign])",
     "CREATE INDEX IF NOT EXISTS [idx_campaign_urls_campaign] ON [campaign_urls] ([campaign])",
     "CREATE INDEX IF NOT EXISTS [idx_campaign_top_kind_value] ON [campaign_top] ([kind], [value])",
 )
@@ -106,6 +108,8 @@ def ensure(conn):
         conn.execute(sql)
     for sql in SUMMARY_INDEXES:
         conn.execute(sql)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'shared_tweets'").fetchone():
+        conn.execute(SHARED_INDEX)
     cjk.ensure(conn)
 
 
