@@ -3,14 +3,17 @@
 functions). The render_cell helpers are here because they are a few lines."""
 import json
 import re
+import time
 
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
 from . import cjk, pages, queries
 
-# Databases known to have the TEI schema; filled at startup and on demand.
+# Whether each database has the TEI schema: a yes is kept, a no is checked
+# again after a while (a database being built gets its tables later).
 _TEI = {}
+_RECHECK_SECONDS = 10
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
 _HASHED = re.compile(r"^(?:[0-9a-f]{64}|[A-Za-z0-9+/]{38,44}={0,2})$")
@@ -20,16 +23,18 @@ _TWEETID_COLUMNS = {"tweetid", "tweetid_str"}
 
 
 async def _is_tei(datasette, database):
-    if database not in _TEI or _TEI[database][0] is not datasette:
-        db = datasette.databases.get(database)
-        result = False
-        if db is not None:
-            try:
-                result = await db.execute_fn(queries.is_tei_database)
-            except Exception:
-                result = False
-        _TEI[database] = (datasette, result)
-    return _TEI[database][1]
+    known = _TEI.get(database)
+    if known and known[0] is datasette and (known[1] or time.monotonic() < known[2]):
+        return known[1]
+    db = datasette.databases.get(database)
+    result = False
+    if db is not None:
+        try:
+            result = bool(await db.execute_fn(queries.is_tei_database))
+        except Exception:
+            result = False
+    _TEI[database] = (datasette, result, time.monotonic() + _RECHECK_SECONDS)
+    return result
 
 
 @hookimpl
