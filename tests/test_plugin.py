@@ -493,6 +493,22 @@ async def test_default_facets_and_metadata(ds):
     assert refused.status_code >= 400 and "Cannot sort table by tweet_text" in refused.text
 
 
+@pytest.mark.asyncio
+async def test_metadata_alone_gives_the_facets_to_tei_and_demo(demo_db, tmp_path):
+    """`datasette serve tei.db demo.db -m metadata.yml`, without datasette.yaml:
+    on 1.0 Datasette moves the table settings out of metadata by itself."""
+    tei = str(tmp_path / "tei.db")
+    shutil.copy(demo_db, tei)
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
+    ds = await started(Datasette([demo_db, tei], metadata=metadata))
+    for database in ("demo", "tei"):
+        data = await get_json(ds, f"/{database}/tweets.json?_size=0&_extra=facet_results")
+        assert facet_names(data) == {"campaign", "tweet_language", "tweet_client_name",
+                                     "is_retweet", "hashtags", "tweet_time"}, database
+        page = await get_html(ds, f"/{database}/users")
+        assert "One row per account and campaign" in page
+
+
 def test_metadata_and_config_agree():
     """datasette.yaml (1.0) holds exactly metadata.yml's table settings."""
     metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
