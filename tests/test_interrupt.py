@@ -220,6 +220,41 @@ def test_ctrl_c_gives_one_line_and_the_same_guarantee(tmp_path, sources, clean, 
     assert snapshot(db) == clean[0]
 
 
+def test_ctrl_c_while_a_child_process_parses(tmp_path):
+    """A large member is parsed in a child process, which a terminal's Ctrl-C
+    reaches too: still one line, nothing half-loaded, no process left."""
+    from datasette_tei import stream
+    from datasette_tei.synthetic import write_big_csv
+
+    big = str(tmp_path / "big_082020_tweets_csv_hashed.csv")
+    write_big_csv(big, 22_000, n_users=50)
+    assert os.path.getsize(big) >= stream.PARALLEL_MIN_BYTES
+    db = str(tmp_path / "tei.db")
+    process = build(db, [big], stop_at="rows:3")
+    wait_until_stopped(process)
+    os.killpg(process.pid, signal.SIGINT)
+    os.killpg(process.pid, signal.SIGCONT)
+    status, err = finished(process)
+    assert status == 130
+    assert err.strip().splitlines() == [
+        "Interrupted: archives already committed are kept, the one in progress was rolled back. "
+        "Run the same command again to finish."]
+    deadline = time.monotonic() + TIMEOUT
+    while True:  # the parsing process went with the build
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a process of the build outlived it"
+        time.sleep(0.01)
+    assert query(db, "SELECT count(*) FROM tweets") == [(0,)]
+    assert query(db, "SELECT count(*) FROM imports") == [(0,)]
+    status, err = run(db, [big])
+    assert status == 0, err
+    assert query(db, "SELECT count(*), count(DISTINCT tweetid) FROM tweets") == [(22_000, 22_000)]
+    assert query(db, "SELECT status, rows_loaded FROM imports") == [("done", 22_000)]
+
+
 def test_full_disk_gives_a_clear_error_and_an_intact_database(tmp_path, sources, clean):
     import resource
 
