@@ -156,6 +156,13 @@ def residue_ok(text, q, with_bigrams=0):
     return int(all(term.casefold() in folded for term in residue))
 
 
+def exact(q, with_bigrams=0):
+    """1 when the indexes alone decide the search: no term is left to check
+    in the text (see residue_ok)."""
+    _, bigram, residue = plan(q)
+    return int(not residue and not (with_bigrams and bigram))
+
+
 OPEN, CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧: rare in tweets, and not HTML-special
 
 
@@ -183,5 +190,7 @@ def register_search_functions(conn):
     conn.create_function("tei_search_mode", 1, search_mode, deterministic=True)
     conn.create_function("tei_search_residue", 2, residue_ok, deterministic=True)
     conn.create_function("tei_search_residue", 3, residue_ok, deterministic=True)
+    conn.create_function("tei_search_exact", 1, exact, deterministic=True)
+    conn.create_function("tei_search_exact", 2, exact, deterministic=True)
     conn.create_function("tei_snippet", 2, snippet, deterministic=True)
     register_functions(conn)

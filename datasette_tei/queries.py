@@ -33,13 +33,17 @@ class Query:
         }
 
 
-_CAMPAIGN = "(:campaign = '' OR campaign = :campaign)"
-
 # The search: each index finds what it can; a query with terms for both
 # keeps the tweets both found. tei_search_mode() says which indexes the
 # terms need (1 trigram, 2 bigram, 3 both), so the unused arms stop before
 # they start; tei_*_query() build the FTS5 expressions from the user's words,
 # quoted, so that no search text is ever parsed as FTS5 syntax.
+#
+# Without a campaign, a language or a word no index can look up, only the
+# 200 best hits are read from tweets; otherwise every hit is, and filtered.
+# The tweets row is found with `tweetid BETWEEN x AND x`, not `= x`: with an
+# equality SQLite may build a Bloom filter first, by scanning every tweet.
+# Snippets are made for the 200 rows returned only.
 _TRIGRAM_CTE = """trigram AS (
   SELECT rowid, bm25(tweets_fts) AS score FROM tweets_fts
   WHERE tweets_fts MATCH tei_trigram_query(:q)
@@ -56,22 +60,34 @@ hits AS (
   SELECT trigram.rowid, trigram.score + bigram.score
   FROM trigram JOIN bigram ON bigram.rowid = trigram.rowid WHERE tei_search_mode(:q) = 3
 )"""
-_SEARCH_RESULTS = """
+_SEARCH_RESULTS = """,
+best AS (SELECT rowid, score FROM hits ORDER BY score, rowid LIMIT 200),
+found AS (
+  SELECT t.tweetid, h.score FROM best h
+  JOIN tweets t ON t.tweetid BETWEEN h.rowid AND h.rowid
+  WHERE :campaign = '' AND :language = '' AND tei_search_exact(:q)
+  UNION ALL
+  SELECT t.tweetid, h.score FROM hits h
+  JOIN tweets t ON t.tweetid BETWEEN h.rowid AND h.rowid
+  WHERE NOT (:campaign = '' AND :language = '' AND tei_search_exact(:q))
+    AND (:campaign = '' OR t.campaign = :campaign
+         OR EXISTS (SELECT 1 FROM shared_tweets s WHERE s.tweetid = t.tweetid AND s.campaign = :campaign))
+    AND (:language = '' OR lower(t.tweet_language) = lower(:language))
+    AND (tei_search_exact(:q) OR tei_search_residue(t.tweet_text, :q))
+  ORDER BY 2, 1 LIMIT 200
+)
 SELECT t.tweetid_str AS tweetid, t.campaign, t.tweet_time, t.userid, t.user_screen_name,
-  t.tweet_language, tei_snippet(t.tweet_text, :q) AS snippet, round(hits.score, 3) AS score
-FROM hits JOIN tweets t ON t.tweetid = hits.rowid
-WHERE (:campaign = '' OR t.campaign = :campaign
-       OR EXISTS (SELECT 1 FROM shared_tweets s WHERE s.tweetid = t.tweetid AND s.campaign = :campaign))
-  AND (:language = '' OR lower(t.tweet_language) = lower(:language))
-  AND tei_search_residue(t.tweet_text, :q)
-ORDER BY hits.score, t.tweetid
-LIMIT 200"""
+  t.tweet_language, tei_snippet(t.tweet_text, :q) AS snippet, round(found.score, 3) AS score
+FROM found JOIN tweets t ON t.tweetid BETWEEN found.tweetid AND found.tweetid
+ORDER BY found.score, found.tweetid"""
 _SEARCH_SQL = f"WITH {_TRIGRAM_CTE},\n{_BIGRAM_CTES}{_SEARCH_RESULTS}"
-# For a database built before the bigram index existed: the trigram index only.
+# For a database built before the bigram index existed: the trigram index
+# only, and two-character CJK words are checked in the text of its hits.
 _SEARCH_TRIGRAM_SQL = (
     f"WITH {_TRIGRAM_CTE},\nhits AS (SELECT rowid, score FROM trigram)"
     + _SEARCH_RESULTS.replace("tei_search_residue(t.tweet_text, :q)",
                               "tei_search_residue(t.tweet_text, :q, 1)")
+    .replace("tei_search_exact(:q)", "tei_search_exact(:q, 1)")
 )
 
 _WEEKDAY_COLUMNS = ",\n  ".join(
