@@ -565,6 +565,10 @@ async def test_menu_link_and_table_actions(ds, demo_db):
     assert 'href="/-/tei"' in page
     page = await get_html(ds, "/demo/imports")
     assert "Campaign pages" not in page
+    # The campaign in the table action comes from the URL: escaped, and quoted in the link.
+    page = await get_html(ds, "/demo/tweets?" + urllib.parse.urlencode({"campaign": XSS[1]}))
+    assert_escaped(page)
+    assert 'href="/-/tei/%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E"' in page
 
 
 @pytest.mark.asyncio
