@@ -2,6 +2,7 @@
 figures computed here independently, in Python, from the raw rows."""
 import datetime
 import json
+import pathlib
 import re
 import shutil
 import sqlite3
@@ -283,7 +284,7 @@ def _text_hits(conn, word):
 def test_incremental_build_indexes_new_campaigns_once(db_path):
     """Build one campaign, then the whole demo: the bigram index holds every
     CJK tweet exactly once, and finds a two-character word inside longer runs."""
-    first = str(next(p for p in sorted((__import__("pathlib").Path(DEMO_DIR) / "hashed").iterdir())))
+    first = str(sorted((pathlib.Path(DEMO_DIR) / "hashed").iterdir())[0])
     assert load.build(db_path, [first]).ok
     conn = connect(db_path)
     n_first = conn.execute("SELECT count(*) FROM tweets_cjk").fetchone()[0]
