@@ -84,7 +84,7 @@ def read_campaign(conn, name):
         return None
     data = rows[0]
     tables = _tables(conn)
-    missing = sorted(set(summaries.SUMMARY_TABLES) - tables - {"campaign_urls"})
+    missing = [table for table in summaries.PAGE_TABLES if table not in tables]
     data["missing_summaries"] = missing
     p = {"campaign": name}
 

@@ -185,6 +185,17 @@ ORDER BY rank LIMIT 500""",
     Query(
         "shared_urls_across_campaigns",
         "URLs and domains shared across campaigns",
+        "Domains and exact URLs that more than one campaign tweeted, most campaigns first "
+        "(precomputed at build time).",
+        """SELECT kind, value, campaigns, tweets, campaign_names FROM shared_values
+ORDER BY campaigns DESC, tweets DESC, kind, value LIMIT 1000""",
+        (),
+        frozenset({"shared_values"}),
+    ),
+    # For a database built before shared_values existed.
+    Query(
+        "shared_urls_across_campaigns",
+        "URLs and domains shared across campaigns",
         "Domains and exact URLs that more than one campaign tweeted, most campaigns first.",
         """SELECT * FROM (
   SELECT 'domain' AS kind, value, count(*) AS campaigns, sum(tweets) AS tweets,

@@ -66,7 +66,7 @@ SUMMARY_TABLES = {
   [internal] INTEGER,
   PRIMARY KEY ([campaign], [kind], [rank])
 ) WITHOUT ROWID""",
-    # Every URL a campaign tweeted: what shared_urls_across_campaigns reads.
+    # Every URL a campaign tweeted, from which shared_values is computed.
     "campaign_urls": """CREATE TABLE IF NOT EXISTS [campaign_urls] (
   [url] TEXT NOT NULL,
   [campaign] TEXT NOT NULL,
@@ -74,13 +74,29 @@ SUMMARY_TABLES = {
   [tweets] INTEGER NOT NULL,
   PRIMARY KEY ([url], [campaign])
 ) WITHOUT ROWID""",
+    # Domains and URLs that more than one campaign tweeted, kept up to date
+    # for the values a refresh touches: shared_urls_across_campaigns reads
+    # it instead of grouping every campaign's URLs per request.
+    "shared_values": """CREATE TABLE IF NOT EXISTS [shared_values] (
+  [kind] TEXT NOT NULL,
+  [value] TEXT NOT NULL,
+  [campaigns] INTEGER NOT NULL,
+  [tweets] INTEGER NOT NULL,
+  [campaign_names] TEXT,
+  PRIMARY KEY ([kind], [value])
+) WITHOUT ROWID""",
 }
+
+# What the campaign pages read.
+PAGE_TABLES = ("campaign_months", "campaign_hours", "campaign_account_months", "campaign_top")
 
 # A campaign's shared tweets, without scanning every campaign's (created
 # where the build's shared_tweets table exists).
 SHARED_INDEX = "CREATE INDEX IF NOT EXISTS [idx_shared_tweets_campaign] ON [shared_tweets] ([campaign])"
 
 SUMMARY_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS [idx_shared_values_campaigns] ON [shared_values] "
+    "([campaigns] DESC, [tweets] DESC)",
     "CREATE INDEX IF NOT EXISTS [idx_campaign_urls_campaign] ON [campaign_urls] ([campaign])",
     "CREATE INDEX IF NOT EXISTS [idx_campaign_top_kind_value] ON [campaign_top] ([kind], [value])",
 )
@@ -141,16 +157,17 @@ def refresh(conn, campaign):
     """Recompute one campaign's summaries (inside the caller's transaction)."""
     ensure(conn)
     p = {"campaign": campaign}
-    for table in SUMMARY_TABLES:
-        if table != "campaign_urls":
-            conn.execute(f"DELETE FROM [{table}] WHERE campaign = :campaign", p)
+    _remember_shared(conn, p)
+    for table in PAGE_TABLES:
+        conn.execute(f"DELETE FROM [{table}] WHERE campaign = :campaign", p)
     _collect_ids(conn, p)
     _time_summaries(conn, p)
     _account_months(conn, p)
     _group_summaries(conn, p)
     _hashtags_and_urls(conn, p)
+    _update_shared(conn, p)
     cjk.refresh(conn, campaign, ids="temp._tei_ids")
-    for table in ("_tei_ids", "_tei_hours", "_tei_groups", "_tei_items"):
+    for table in ("_tei_ids", "_tei_hours", "_tei_groups", "_tei_items", "_tei_touched"):
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
 
 
@@ -297,6 +314,42 @@ def _hashtags_and_urls(conn, p):
                   count(DISTINCT i.userid) AS accounts, NULL AS internal
         FROM _tei_items i JOIN campaign_urls u ON u.url = i.value AND u.campaign = :campaign
         WHERE i.kind = 'url' AND u.domain IS NOT NULL GROUP BY u.domain""",
+    )
+
+
+def _campaign_values_sql():
+    return """SELECT 'url', url FROM campaign_urls WHERE campaign = :campaign
+        UNION ALL
+        SELECT 'domain', value FROM campaign_top
+        WHERE campaign = :campaign AND kind = 'domain' AND value IS NOT NULL"""
+
+
+def _remember_shared(conn, p):
+    """The campaign's URLs and domains before the refresh: their sharing may end."""
+    conn.execute("DROP TABLE IF EXISTS temp._tei_touched")
+    conn.execute(
+        "CREATE TEMP TABLE _tei_touched (kind TEXT, value TEXT, PRIMARY KEY (kind, value)) WITHOUT ROWID"
+    )
+    conn.execute(f"INSERT OR IGNORE INTO temp._tei_touched {_campaign_values_sql()}", p)
+
+
+def _update_shared(conn, p):
+    """Recompute shared_values for the URLs and domains the campaign had or has."""
+    conn.execute(f"INSERT OR IGNORE INTO temp._tei_touched {_campaign_values_sql()}", p)
+    conn.execute(
+        """DELETE FROM shared_values WHERE (kind, value) IN (SELECT kind, value FROM temp._tei_touched)"""
+    )
+    conn.execute(
+        """INSERT INTO shared_values (kind, value, campaigns, tweets, campaign_names)
+        SELECT 'url', c.url, count(*), sum(c.tweets), group_concat(c.campaign, ' ')
+        FROM temp._tei_touched t JOIN campaign_urls c ON c.url = t.value
+        WHERE t.kind = 'url' GROUP BY c.url HAVING count(*) > 1"""
+    )
+    conn.execute(
+        """INSERT INTO shared_values (kind, value, campaigns, tweets, campaign_names)
+        SELECT 'domain', c.value, count(*), sum(c.tweets), group_concat(c.campaign, ' ')
+        FROM temp._tei_touched t JOIN campaign_top c ON c.kind = 'domain' AND c.value = t.value
+        WHERE t.kind = 'domain' GROUP BY c.value HAVING count(*) > 1"""
     )
 
 

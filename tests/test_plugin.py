@@ -457,7 +457,7 @@ async def test_pages_on_a_database_without_summaries(demo_db, tmp_path):
     shutil.copy(demo_db, path)
     conn = sqlite3.connect(path)
     for table in ("campaign_months", "campaign_hours", "campaign_account_months", "campaign_top",
-                  "campaign_urls", "tweets_cjk", "tweets_cjk_imports"):
+                  "campaign_urls", "shared_values", "tweets_cjk", "tweets_cjk_imports"):
         conn.execute(f"DROP TABLE IF EXISTS [{table}]")
     conn.commit()
     conn.close()
@@ -474,7 +474,23 @@ async def test_pages_on_a_database_without_summaries(demo_db, tmp_path):
     rows = await query_rows(ds, "search", q="news")
     assert rows
     assert (await ds.client.get("/demo/top_hashtags")).status_code == 404
+    assert (await ds.client.get("/demo/shared_urls_across_campaigns")).status_code == 404
     assert (await ds.client.get("/demo/user_timeline")).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_shared_urls_on_a_database_without_shared_values(demo_db, tmp_path):
+    """The query falls back to grouping the campaigns' URLs, with the same answer."""
+    path = str(tmp_path / "demo.db")
+    shutil.copy(demo_db, path)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE shared_values")
+    conn.commit()
+    conn.close()
+    old = await started(make_datasette([path]))
+    new = await started(make_datasette([demo_db]))
+    rows = await query_rows(old, "shared_urls_across_campaigns")
+    assert rows and rows == await query_rows(new, "shared_urls_across_campaigns")
 
 
 # --- Metadata, facets, render_cell, menu -------------------------------------------

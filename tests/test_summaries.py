@@ -186,6 +186,40 @@ def test_refresh_is_repeatable_and_touches_one_campaign(demo_copy):
     assert not conn.execute("SELECT name FROM sqlite_temp_master WHERE name LIKE '_tei%'").fetchall()
 
 
+def shared_oracle(conn):
+    """{(kind, value): number of campaigns} for values more than one campaign tweeted."""
+    urls, domains = {}, {}
+    for (name,) in conn.execute("SELECT name FROM campaigns").fetchall():
+        for r in campaign_rows(conn, name):
+            for url in json.loads(r["urls"] or "[]"):
+                urls.setdefault(url, set()).add(name)
+                domains.setdefault(oracle_domain(url), set()).add(name)
+    want = {("url", u): len(c) for u, c in urls.items() if len(c) > 1}
+    want.update({("domain", d): len(c) for d, c in domains.items() if len(c) > 1 and d})
+    return want
+
+
+def stored_shared(conn):
+    return {(r[0], r[1]): r[2] for r in conn.execute("SELECT kind, value, campaigns FROM shared_values")}
+
+
+def test_shared_values_follow_each_refresh(demo_copy):
+    conn = connect(demo_copy)
+    before = shared_oracle(conn)
+    assert before and stored_shared(conn) == before
+    # A campaign's links disappear: what it shared is shared no more.
+    name = conn.execute(
+        "SELECT campaign_names FROM shared_values ORDER BY campaigns DESC, kind DESC LIMIT 1"
+    ).fetchone()[0].split()[0]
+    conn.execute("UPDATE tweets SET urls = '[]' WHERE campaign = ?", (name,))
+    conn.execute("BEGIN")
+    summaries.refresh(conn, name)
+    conn.execute("COMMIT")
+    after = shared_oracle(conn)
+    assert after != before
+    assert stored_shared(conn) == after
+
+
 def test_ensure_is_idempotent_and_creates_every_table(db_path):
     conn = connect(db_path)
     summaries.ensure(conn)
