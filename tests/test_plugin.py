@@ -628,3 +628,36 @@ async def test_readme_json_api_examples_work(ds):
         query = path.query.replace("ira_092020", "synthetic_201810")
         data = await get_json(ds, target + ("?" + query if query else ""))
         assert data, url
+
+
+# --- Chart helpers ------------------------------------------------------------------
+
+def test_charts_escape_labels_and_links():
+    from datasette_tei import pages
+
+    svg = str(pages.bar_chart([(XSS[0], 3, 'x" onload="alert(1)'), (XSS[1], 0, None)]))
+    assert_escaped("<body>" + svg)
+    assert svg.count("<rect") == 2 and svg.count("<a ") == 1
+    assert 'href="x&#34; onload=&#34;alert(1)"' in svg
+    assert "<title>" + str(markupsafe.escape(XSS[0])) + ": 3</title>" in svg
+
+
+def test_month_helpers():
+    from datasette_tei import pages
+
+    assert pages._month_after("2016-12") == "2017-01"
+    assert pages._month_after("2016-01") == "2016-02"
+    for bad in ("2016-13", "2016", "abcd-ef", "", None, XSS[1]):
+        assert pages._month_after(bad) is None
+    filled = pages._fill_months([{"month": "2016-11", "tweets": 2}, {"month": "2017-02", "tweets": 1}],
+                                "tweets")
+    assert [(m["month"], m["tweets"]) for m in filled] == [
+        ("2016-11", 2), ("2016-12", 0), ("2017-01", 0), ("2017-02", 1)]
+
+
+def test_heatmap_has_a_cell_per_hour_and_weekday():
+    from datasette_tei import pages
+
+    svg = str(pages.heatmap([{"weekday": 0, "hour": 23, "tweets": 5}, {"weekday": 1, "hour": 0, "tweets": 1}]))
+    assert svg.count("<rect") == 7 * 24
+    assert "Sunday 23:00 UTC: 5 tweets" in svg and "Monday 00:00 UTC: 1 tweets" in svg
