@@ -166,9 +166,10 @@ def plan(base):
         ]
         for term in SEARCH_TERMS:
             params = urllib.parse.urlencode({"q": term, "campaign": "", "language": ""})
+            in_campaign = urllib.parse.urlencode({"q": term, "campaign": name, "language": ""})
             requests += [
                 ("search", f"/{quote(database)}/search.json?{params}"),
-                ("search", f"/{quote(database)}/search?{params}&campaign={quote(name)}"),
+                ("search", f"/{quote(database)}/search?{in_campaign}"),
                 ("_search", f"{table}.json?" + urllib.parse.urlencode({"_search": term, "_size": "20"})),
             ]
     return requests
@@ -250,11 +251,16 @@ def main():
     parser.add_argument("--duration", type=float, default=60.0, help="seconds")
     parser.add_argument("--max-requests", type=int, default=1_000_000)
     parser.add_argument("--metadata", help="metadata.yml to serve with (optional)")
+    parser.add_argument("--setting", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a Datasette setting for the server, e.g. --setting suggest_facets off")
     args = parser.parse_args()
     extra = ("-m", args.metadata) if args.metadata else ()
+    for name, value in args.setting:
+        extra += ("--setting", name, value)
     with tempfile.TemporaryDirectory() as folder:
         db = args.db or build_demo(folder)
-        print(f"{args.clients} clients for up to {args.duration:g} s against datasette serve {db}", flush=True)
+        print(f"{args.clients} clients for up to {args.duration:g} s against datasette serve {db}"
+              + "".join(f" {part}" for part in extra), flush=True)
         results, failures, elapsed, log = run(db, args.clients, args.duration, args.max_requests, extra)
     print(table(results, failures, elapsed))
     if failures:
