@@ -77,7 +77,8 @@ def refresh(conn, campaign, ids=None):
     without CJK characters."""
     ensure(conn)
     register_functions(conn)
-    source = (f"{ids} i CROSS JOIN tweets t ON t.tweetid = i.tweetid WHERE t.campaign = :campaign"
+    source = (f"{ids} i CROSS JOIN tweets t ON t.tweetid BETWEEN i.tweetid AND i.tweetid "
+              "WHERE t.campaign = :campaign"
               if ids else "tweets t WHERE t.campaign = :campaign")
     conn.execute(
         f"""INSERT INTO [{TABLE}] (rowid, bigrams)

@@ -136,8 +136,11 @@ def _rows(columns):
     The rows are read through _tei_ids, the campaign's tweet ids in rowid
     order: reading them in the order of the campaign index instead (by time)
     would jump around the table at random, which on a database larger than
-    memory is a disk seek per tweet."""
-    return f"SELECT {columns} FROM temp._tei_ids i CROSS JOIN tweets t ON t.tweetid = i.tweetid"
+    memory is a disk seek per tweet. CROSS JOIN keeps SQLite from choosing
+    another order, and a one-value BETWEEN (still a rowid seek) keeps it from
+    building a Bloom filter on tweets first, which reads every tweet."""
+    return (f"SELECT {columns} FROM temp._tei_ids i CROSS JOIN tweets t "
+            "ON t.tweetid BETWEEN i.tweetid AND i.tweetid")
 
 
 def _collect_ids(conn, p):
@@ -181,7 +184,7 @@ def _time_summaries(conn, p):
             WHERE t.campaign = :campaign
             UNION ALL
             SELECT substr(t.tweet_time, 1, 13) FROM shared_tweets s
-            JOIN tweets t ON t.tweetid = s.tweetid WHERE s.campaign = :campaign
+            JOIN tweets t ON t.tweetid BETWEEN s.tweetid AND s.tweetid WHERE s.campaign = :campaign
         ) WHERE bucket IS NOT NULL GROUP BY bucket""",
         p,
     )
