@@ -8,6 +8,7 @@ import datetime
 
 import sqlite_utils
 
+from . import cjk
 from .parse import TWEET_COLUMNS, USER_COLUMNS
 
 SCHEMA_VERSION = 1
@@ -174,6 +175,7 @@ def ensure_schema(conn):
         db["tweets"].enable_fts(
             ["tweet_text"], fts_version="FTS5", tokenize=FTS_TOKENIZE, create_triggers=False
         )
+    cjk.ensure(conn)  # the two-character CJK index, filled during the load
     conn.execute(
         "INSERT OR IGNORE INTO tei_meta (key, value) VALUES ('schema_version', ?)",
         (str(SCHEMA_VERSION),),

@@ -7,7 +7,7 @@ str, int, float and None, which is all a batch holds. Small members are
 parsed in-process: a child is not worth starting for them.
 
 Events, in order: ("header", kind, columns), then any number of
-("rows", [tuple, ...], nbytes) and ("rejects", [(line, reason, raw), ...],
+("rows", [tuple, ...], nbytes, [(tweetid, CJK bigrams), ...]) and ("rejects", [(line, reason, raw), ...],
 nbytes), then ("end", repeated_header_count). A member that cannot be read
 raises ArchiveError, in the parent, with the child's message.
 """
@@ -17,6 +17,7 @@ import os
 import zipfile
 import zlib
 
+from . import cjk
 from .archives import Archive, ArchiveError, Member, MemberReader, RawReject, raw_text
 from .parse import Converter, RowError
 
@@ -55,7 +56,11 @@ def _parse(member, tail):
         converter = Converter(reader.kind, reader.header, tail)
         yield ("header", reader.kind, converter.columns)
         convert = converter.__call__
-        batch, rejects = [], []
+        # The CJK bigrams of each tweet's text, for the two-character search
+        # index, are made here, on the parsing core, not in the summary step.
+        text_at = converter.columns.index("tweet_text") if reader.kind == "tweets" else None
+        has_cjk, bigrams = cjk.has_cjk, cjk.bigrams
+        batch, rejects, pairs = [], [], []
         try:
             for item in reader.rows():
                 if item.__class__ is RawReject:
@@ -63,13 +68,17 @@ def _parse(member, tail):
                 else:
                     line, fields = item
                     try:
-                        batch.append(convert(fields))
+                        values = convert(fields)
                     except RowError as error:
                         fields.pop()  # the blank the converter appended
                         rejects.append((line, str(error), raw_text(fields)))
+                    else:
+                        batch.append(values)
+                        if text_at is not None and has_cjk(values[text_at]):
+                            pairs.append((values[0], bigrams(values[text_at])))
                 if len(batch) >= BATCH:
-                    yield ("rows", batch, taken())
-                    batch = []
+                    yield ("rows", batch, taken(), pairs)
+                    batch, pairs = [], []
                 if len(rejects) >= BATCH:
                     yield ("rejects", rejects, taken())
                     rejects = []
@@ -77,7 +86,7 @@ def _parse(member, tail):
             # zlib and CRC errors surface while streaming: the member is damaged.
             raise ArchiveError(f"{member.label}: damaged, cannot be read to the end ({error})") from None
         if batch:
-            yield ("rows", batch, 0)
+            yield ("rows", batch, 0, pairs)
         if rejects:
             yield ("rejects", rejects, 0)
         yield ("end", reader.repeated_headers, taken())

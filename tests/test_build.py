@@ -259,8 +259,12 @@ def test_large_members_parse_in_a_child_process_with_same_result(tmp_path, monke
         assert run_build(db, str(tmp_path / "p")).exit_code == 0
         results.append(query(db, "select * from tweets order by tweetid") + query(
             db, "select line, reason from rejects"))
+        # The two-character CJK index is filled while parsing, in either place.
+        bigram_hits = query(db, "select rowid from tweets_cjk where tweets_cjk match '\"香港\"' order by rowid")
+        expected = query(db, "select tweetid from tweets where tweet_text like '%香港%' order by tweetid")
+        assert bigram_hits == expected and expected
     assert results[0] == results[1]
-    assert len(results[0]) == 300
+    assert len(results[0]) == 299 + 1  # 299 tweets and the rejected row
 
 
 def test_cli_usage_errors(tmp_path, db_path):

@@ -1,0 +1,146 @@
+"""Serving latency on a large database, through a real `datasette serve -i`.
+
+Builds (once, cached) a database of N synthetic tweets in two campaigns, writes
+the inspect file, starts `datasette serve -i tei.db --inspect-file inspect.json
+-m metadata.yml` (plus `-c datasette.yaml` on Datasette 1.0) on a free
+loopback port, and requests each page R times after a warm-up, one request
+at a time. Prints p50/p95 per page against the targets of the performance
+issue, and whether any facet timed out.
+
+Usage: python benchmarks/serve.py [--tweets 5000000] [--repeat 20] [--dir bench-data]
+Not a test: it prints figures.
+"""
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import httpx
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from datasette_tei import synthetic  # noqa: E402
+
+SMALL = 100_000  # the second campaign, so that a filter to one campaign means something
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_database(folder, tweets, bindir):
+    db = os.path.join(folder, "tei.db")
+    inspect = os.path.join(folder, "inspect.json")
+    if os.path.exists(db) and os.path.exists(inspect):
+        return db, inspect
+    os.makedirs(folder, exist_ok=True)
+    # The same file benchmarks/build.py generates and caches.
+    big = os.path.join(os.path.dirname(folder), f"bench_{tweets}_2020_tweets_csv_hashed.csv")
+    small = os.path.join(folder, "bench_small_tweets_csv_hashed.csv")
+    if not os.path.exists(big):
+        print(f"generating {tweets:,} tweets ...", file=sys.stderr)
+        synthetic.write_big_csv(big + ".tmp", tweets, "2020")
+        os.replace(big + ".tmp", big)
+    if not os.path.exists(small):
+        with open(small + ".tmp", "w", encoding="utf-8", newline="") as handle:
+            synthetic.write_csv(handle, synthetic.LAYOUTS["2019"],
+                                synthetic.generate_tweets(SMALL, "2019", 500, seed=12, first_id=9 * 10**17),
+                                "2019")
+        os.replace(small + ".tmp", small)
+    started = time.perf_counter()
+    subprocess.run([os.path.join(bindir, "datasette-tei"), "build", db, big, small, "--silent"], check=True)
+    print(f"built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    subprocess.run([os.path.join(bindir, "datasette"), "inspect", db, "--inspect-file", inspect], check=True)
+    return db, inspect
+
+
+def serve(db, inspect, bindir, port):
+    import datasette
+
+    command = [os.path.join(bindir, "datasette"), "serve", "-i", db, "--inspect-file", inspect,
+               "-m", os.path.join(ROOT, "metadata.yml"), "--port", str(port), "--host", "127.0.0.1"]
+    if not datasette.__version__.startswith("0."):
+        command += ["-c", os.path.join(ROOT, "datasette.yaml")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/-/versions.json", timeout=2)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("datasette serve did not start")
+
+
+def measure(client, url, repeat):
+    client.get(url)  # warm-up: the first request pays for caches
+    times, statuses = [], set()
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+        statuses.add(response.status_code)
+    times.sort()
+    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    return statistics.median(times), p95, statuses
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tweets", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--dir", default=os.path.join(ROOT, "bench-data"))
+    args = parser.parse_args()
+    bindir = os.path.dirname(sys.executable)
+    db, inspect = ensure_database(os.path.join(args.dir, f"serve_{args.tweets}"), args.tweets, bindir)
+    port = free_port()
+    process = serve(db, inspect, bindir, port)
+    base = f"http://127.0.0.1:{port}"
+    big = f"bench_{args.tweets}_2020"
+    pages = [
+        ("/-/tei", "/-/tei", 100),
+        ("campaign page (large)", f"/-/tei/{big}", 150),
+        ("campaign page (small)", "/-/tei/bench_small", 150),
+        ("search: common word", "/tei/search.json?q=election&_shape=array", 200),
+        ("search: Chinese 2-char word", "/tei/search.json?q=香港&_shape=array", 200),
+        ("search: rare word", "/tei/search.json?q=patriot_voice_4321&_shape=array", 200),
+        ("search: no match", "/tei/search.json?q=zzqxv&_shape=array", 200),
+        ("?_search= common", "/tei/tweets.json?_search=election&_shape=array", 200),
+        ("?_search= rare", "/tei/tweets.json?_search=patriot_voice_4321&_shape=array", 200),
+        ("tweets page, default facets", "/tei/tweets", 1000),
+        ("tweets page, one campaign", f"/tei/tweets?campaign={big}", 1000),
+        ("top_hashtags query", f"/tei/top_hashtags.json?campaign={big}&_shape=array", 200),
+        ("table counts (/tei.json)", "/tei.json", 200),
+    ]
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            print(f"\n{os.path.getsize(db) / 1e9:.1f} GB database, {args.tweets + SMALL:,} tweets, "
+                  f"{args.repeat} requests each\n")
+            print(f"{'page':32} {'p50 ms':>8} {'p95 ms':>8} {'target':>8}  status")
+            for name, url, target in pages:
+                p50, p95, statuses = measure(client, url, args.repeat)
+                verdict = "ok" if p95 < target and statuses == {200} else "MISSED"
+                print(f"{name:32} {p50:8.0f} {p95:8.0f} {target:8}  {sorted(statuses)} {verdict}")
+            for url in ("/tei/tweets.json?_size=0", f"/tei/tweets.json?_size=0&campaign={big}"):
+                timed_out = client.get(url).json().get("facets_timed_out", [])
+                print(f"facets timed out on {url}: {timed_out or 'none'}")
+            counts = client.get("/tei.json").json()
+            tables = counts.get("tables", [])
+            tweets = [t for t in tables if t.get("name") == "tweets"]
+            if tweets:
+                print(f"tweets count shown: {tweets[0].get('count')} (truncated: {tweets[0].get('count_truncated')})")
+    finally:
+        process.terminate()
+        process.wait()
+
+
+if __name__ == "__main__":
+    main()
