@@ -349,10 +349,21 @@ def _json_response(data, status=200):
     )
 
 
+def build_state(conn):
+    """`complete`, or what an interrupted or running build left (`building`)."""
+    row = conn.execute("SELECT value FROM tei_meta WHERE key = 'build_state'").fetchone()
+    return row[0] if row else None
+
+
 async def index(datasette, request):
     fmt = request.url_vars.get("format") or ""
     cards = []
+    # A build that was interrupted, or is running, has not recomputed every
+    # figure yet: say so rather than show them as final.
+    incomplete = []
     for database, db in await tei_databases(datasette):
+        if await db.execute_fn(build_state) != "complete":
+            incomplete.append(database)
         for campaign in await db.execute_fn(read_campaigns):
             campaign["database"] = database
             campaign["links"] = {
@@ -363,13 +374,14 @@ async def index(datasette, request):
             }
             cards.append(campaign)
     if fmt == ".json":
-        return _json_response({"campaigns": cards})
+        return _json_response({"campaigns": cards, "incomplete_databases": incomplete})
     from datasette.utils.asgi import Response
 
     for card in cards:
         card["sparkline"] = sparkline(card["months"])
     html = await datasette.render_template(
-        "tei_index.html", {"campaigns": cards, "json_url": datasette.urls.path("/-/tei.json")},
+        "tei_index.html",
+        {"campaigns": cards, "incomplete": incomplete, "json_url": datasette.urls.path("/-/tei.json")},
         request=request,
     )
     return Response.html(html)
