@@ -15,6 +15,8 @@ DEMO_DIR = os.path.join(os.path.dirname(__file__), "demo")
 class BarProgress(load.NullProgress):
     """Bytes-based progress bar on stderr, with rows and rows/s beside it."""
 
+    label = "Loading"
+
     def __init__(self):
         self.bar = None
         self.total_rows = 0
@@ -24,7 +26,7 @@ class BarProgress(load.NullProgress):
         self.started = time.monotonic()
         self.bar = click.progressbar(
             length=max(total_bytes, 1),
-            label="Loading",
+            label=self.label,
             file=sys.stderr,
             show_pos=False,
             item_show_func=lambda _: self._rate(),
@@ -139,20 +141,13 @@ _RETRY_HELP = "Seconds to keep retrying timeouts, 429, 5xx and refused connectio
 class DownloadBar(BarProgress):
     """Total bytes on stderr, with the transfer rate beside the bar."""
 
+    label = "Downloading"
+
     def start(self, total_bytes):
-        self.started = time.monotonic()
         self.total = total_bytes
         self.done = 0
         self.network = 0
-        self.bar = click.progressbar(
-            length=max(total_bytes, 1),
-            label="Downloading",
-            file=sys.stderr,
-            show_pos=False,
-            item_show_func=lambda _: self._rate(),
-            width=30,
-        )
-        self.bar.__enter__()
+        super().start(total_bytes)
 
     def _rate(self):
         elapsed = max(time.monotonic() - self.started, 1e-6)
