@@ -14,6 +14,7 @@ raises ArchiveError, in the parent, with the child's message.
 import marshal
 import multiprocessing
 import os
+import signal
 import zipfile
 import zlib
 
@@ -94,8 +95,14 @@ def _parse(member, tail):
         reader.close()
 
 
-def _child(connection, path, campaign, name, size, checksum, tail):
+def _child(receive, connection, path, campaign, name, size, checksum, tail):
     """Runs in the child: parse and send every event, or the error."""
+    # A forked child holds a copy of the parent's reading end: closed, a
+    # parent that died makes the next write fail instead of block forever.
+    receive.close()
+    # Ctrl-C reaches the whole process group; the parent handles it and
+    # ends this process, which must not answer it with an error message.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     archive = Archive(path=path, campaign=campaign)
     try:
         if archive.format == "zip":
@@ -138,7 +145,7 @@ def _from_child(member, tail):
     _grow_pipe(receive)
     process = context.Process(
         target=_child,
-        args=(send, member.archive.path, member.archive.campaign, member.name, member.size,
+        args=(receive, send, member.archive.path, member.archive.campaign, member.name, member.size,
               member.checksum, tuple(tail)),
         daemon=True,
     )
