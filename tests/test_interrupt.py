@@ -187,13 +187,21 @@ PHASES = [
 ]
 
 
-@pytest.mark.parametrize("stop_at, present", PHASES, ids=[p[0] for p in PHASES])
-def test_sigkill_then_rerun_gives_the_uninterrupted_database(tmp_path, sources, clean, stop_at, present):
+KILLS = [(signal.SIGKILL, stop_at, present) for stop_at, present in PHASES] + [
+    (signal.SIGTERM, "rows:7", [0, 1]),  # a plain `kill`: no handler, the same abrupt end
+]
+
+
+@pytest.mark.parametrize("signum, stop_at, present", KILLS,
+                         ids=[f"{signal.Signals(k[0]).name}-{k[1]}" for k in KILLS])
+def test_sigkill_then_rerun_gives_the_uninterrupted_database(tmp_path, sources, clean, signum, stop_at, present):
     db = str(tmp_path / "tei.db")
     process = build(db, sources, stop_at=stop_at)
     wait_until_stopped(process)
-    os.kill(process.pid, signal.SIGKILL)
-    assert finished(process)[0] == -signal.SIGKILL
+    os.kill(process.pid, signum)
+    if signum != signal.SIGKILL:
+        os.kill(process.pid, signal.SIGCONT)  # a stopped process gets it when it resumes
+    assert finished(process)[0] == -signum
     assert_each_archive_whole_or_absent(db, sources, clean[1], present)
     if stop_at.startswith("summary"):
         assert query(db, "SELECT count(*) FROM campaigns") == [(1,)]
