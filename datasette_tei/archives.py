@@ -109,6 +109,8 @@ class Archive:
             return members
         if fmt == "gzip":
             # The gzip trailer holds the CRC-32 and length of the content.
+            if self.size < 18:  # a gzip header and trailer take 18 bytes
+                raise ArchiveError(f"{self.path}: empty or truncated gzip file ({self.size} bytes)")
             try:
                 with open(self.path, "rb") as handle:
                     handle.seek(-8, os.SEEK_END)

@@ -123,8 +123,11 @@ def _print_summary(report):
                                  for i, (value, width) in enumerate(zip(row, widths))).rstrip(),
                        err=True)
     if report.rejected:
-        click.echo(f"{report.rejected:,} rows rejected: see the rejects table for file, line and reason.",
-                   err=True)
+        click.echo(f"{report.rejected:,} rows rejected (all are in the rejects table):", err=True)
+        for sample in report.reject_samples:
+            click.echo(f"  {sample}", err=True)
+        if report.rejected > len(report.reject_samples):
+            click.echo(f"  ... and {report.rejected - len(report.reject_samples):,} more", err=True)
     for error in report.errors:
         click.echo(f"Error: {error}", err=True)
 

@@ -19,6 +19,7 @@ from .archives import ArchiveError, file_checksum, find_archives
 from .schema import FTS_TABLE, ensure_schema, now, set_meta
 
 BATCH = 5000
+REJECT_SAMPLES = 10  # rejected rows named in the build's summary; all are in `rejects`
 
 # For the interruption tests: with DATASETTE_TEI_STOP_AT=<phase>[:<n>] set,
 # the build stops itself (SIGSTOP) the n-th time (default 1) it reaches
@@ -55,6 +56,8 @@ class BuildReport:
     campaigns: dict = field(default_factory=lambda: defaultdict(CampaignReport))
     errors: list = field(default_factory=list)  # one line per unreadable archive or member
     rejected: int = 0
+    # The first rejected rows, "file[:member]: line N: reason", for the CLI.
+    reject_samples: list = field(default_factory=list)
 
     @property
     def ok(self):
@@ -211,6 +214,7 @@ def load_archive(conn, archive, members, report, strict, progress):
             campaign_report.rejected += counts["rejected"]
             campaign_report.duplicates += counts["duplicates"]
             report.rejected += counts["rejected"]
+            report.reject_samples.extend(counts["samples"][: REJECT_SAMPLES - len(report.reject_samples)])
         if changed:
             conn.execute("INSERT OR IGNORE INTO tei_dirty (campaign) VALUES (?)", (archive.campaign,))
         conn.execute("COMMIT")
@@ -303,13 +307,16 @@ class _Loader:
         self.import_id = import_id
         self.strict = strict
         self.columns = tuple(columns) + self.tail_columns
-        self.counts = {"tweets": 0, "users": 0, "rejected": 0, "duplicates": 0, "repeated_headers": 0}
+        self.counts = {"tweets": 0, "users": 0, "rejected": 0, "duplicates": 0, "repeated_headers": 0,
+                       "samples": []}
         self.rejects = []
 
     def reject(self, line, reason, raw):
         self.counts["rejected"] += 1
         if self.strict:
             raise StrictError(f"{self.member.label}: line {line}: {reason} (--strict)")
+        if len(self.counts["samples"]) < REJECT_SAMPLES:
+            self.counts["samples"].append(f"{self.member.label}: line {line}: {reason}")
         self.rejects.append(
             (self.import_id, self.archive.path, self.member.name or None, line, reason, raw)
         )

@@ -190,6 +190,9 @@ def test_bad_rows_rejected_with_line_numbers_good_rows_kept(tmp_path, db_path):
     result = run_build(db_path, str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     assert "2 rows rejected" in result.output
+    # The summary names each rejected row's file and line.
+    assert "honduras_022020_tweets_csv_hashed.csv: line 6: like_count" in result.output
+    assert f"honduras_022020_tweets_csv_hashed.csv: line {last_line}: expected 30 fields" in result.output
     assert query(db_path, "select count(*) from tweets")[0][0] == 19
     rejects = query(db_path, "select path, line, reason, raw from rejects order by line")
     assert [(os.path.basename(p), line) for p, line, _, _ in rejects] == [
