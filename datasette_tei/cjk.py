@@ -71,28 +71,42 @@ def register_functions(conn):
 def refresh(conn, campaign, ids=None):
     """Index the campaign's tweets from imports not indexed yet.
 
-    One pass over the campaign's rows. `ids`, a table of the campaign's tweet
-    ids, lets the rows be read in rowid order (see summaries._rows). The
-    function is called once per row: it returns None, fast, for a text
-    without CJK characters."""
+    The load indexes each import's tweets as it writes them, so this reads
+    tweets only when an import of the campaign is not in the index yet (a
+    database loaded before that): one pass over the campaign's rows. `ids`,
+    a table of the campaign's tweet ids, lets the rows be read in rowid
+    order (see summaries._rows). The function is called once per row: it
+    returns None, fast, for a text without CJK characters."""
     ensure(conn)
     register_functions(conn)
-    source = (f"{ids} i CROSS JOIN tweets t ON t.tweetid BETWEEN i.tweetid AND i.tweetid "
-              "WHERE t.campaign = :campaign"
-              if ids else "tweets t WHERE t.campaign = :campaign")
-    conn.execute(
-        f"""INSERT INTO [{TABLE}] (rowid, bigrams)
-        SELECT tweetid, bigrams FROM (
-            SELECT t.tweetid AS tweetid, tei_cjk_bigrams(t.tweet_text) AS bigrams FROM {source}
-              AND t.import_id NOT IN (SELECT import_id FROM [{IMPORTS_TABLE}])
-            LIMIT -1  -- keeps the subquery from being flattened: one call a row
-        ) WHERE bigrams IS NOT NULL""",
-        {"campaign": campaign},
-    )
+    p = {"campaign": campaign}
+    # A campaign's tweets come from its own tweet imports (tweets.import_id),
+    # and only a finished import has rows: none pending, nothing to read.
+    pending = conn.execute(
+        f"""SELECT 1 FROM imports WHERE campaign = :campaign AND status = 'done'
+              AND coalesce(kind, 'tweets') = 'tweets'
+              AND id NOT IN (SELECT import_id FROM [{IMPORTS_TABLE}]) LIMIT 1""",
+        p,
+    ).fetchone()
+    if pending:
+        # +t.campaign: with ids, the rows are found by rowid; were the campaign
+        # index used instead, each id would scan all the campaign's rows.
+        source = (f"{ids} i CROSS JOIN tweets t ON t.tweetid BETWEEN i.tweetid AND i.tweetid "
+                  "WHERE +t.campaign = :campaign"
+                  if ids else "tweets t WHERE t.campaign = :campaign")
+        conn.execute(
+            f"""INSERT INTO [{TABLE}] (rowid, bigrams)
+            SELECT tweetid, bigrams FROM (
+                SELECT t.tweetid AS tweetid, tei_cjk_bigrams(t.tweet_text) AS bigrams FROM {source}
+                  AND t.import_id NOT IN (SELECT import_id FROM [{IMPORTS_TABLE}])
+                LIMIT -1  -- keeps the subquery from being flattened: one call a row
+            ) WHERE bigrams IS NOT NULL""",
+            p,
+        )
     conn.execute(
         f"""INSERT OR IGNORE INTO [{IMPORTS_TABLE}] (import_id)
         SELECT id FROM imports WHERE campaign = :campaign AND status = 'done'""",
-        {"campaign": campaign},
+        p,
     )
 
 
