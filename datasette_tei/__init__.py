@@ -8,7 +8,7 @@ import time
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from . import cjk, pages, queries
+from . import cjk, facet_counts, pages, queries
 
 # Whether each database has the TEI schema: a yes is kept, a no is checked
 # again after a while (a database being built gets its tables later).
@@ -61,6 +61,16 @@ def canned_queries(datasette, database):
 @hookimpl
 def prepare_connection(conn):
     cjk.register_search_functions(conn)
+
+
+@hookimpl(hookwrapper=True)
+def register_facet_classes():
+    # Datasette's column, array and date facets, answered from the counts the
+    # build made when the page is the tweets table, whole or one campaign's
+    # (facet_counts.py). A wrapper, so that metadata keeps the plain facet
+    # names and every other table and view is faceted by Datasette's code.
+    outcome = yield
+    outcome.force_result(facet_counts.replace_facet_classes(outcome.get_result()))
 
 
 @hookimpl

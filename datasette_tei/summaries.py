@@ -21,7 +21,7 @@ campaigns.tweets.
 """
 import urllib.parse
 
-from . import cjk
+from . import cjk, facet_counts
 
 # How many of the most retweeted accounts to keep per campaign; every other
 # kind keeps all its values (languages, clients and accounts are few, and
@@ -170,6 +170,7 @@ def refresh(conn, campaign):
     _hashtags_and_urls(conn, p)
     _update_shared(conn, p)
     cjk.refresh(conn, campaign, ids="temp._tei_ids")
+    facet_counts.refresh(conn, campaign, ids="temp._tei_ids")
     for table in ("_tei_ids", "_tei_hours", "_tei_groups", "_tei_items", "_tei_touched"):
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
 

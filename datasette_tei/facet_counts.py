@@ -1,0 +1,357 @@
+"""The default facets of `tweets`, counted at build time and served from the counts.
+
+Datasette computes each facet of a table page by grouping every row the page
+selects: over millions of tweets, each default facet runs into Datasette's
+facet time limit. The default facets (metadata.yml) are the columns
+campaign, tweet_language, tweet_client_name and is_retweet, the array facet
+on hashtags and the date facet on tweet_time; the pages that show them most
+are the whole table and the table filtered to one campaign. So the build
+counts, per campaign, what those facets would count, and this module's
+facet classes answer from the counts when the page shows every tweet or the
+tweets of one campaign (`?campaign=X`, which Datasette turns into
+`tweets.campaign = X`: a tweet that another campaign's archive also holds
+counts under its first campaign, as the filter selects it). Any other page
+(another filter, a search, a page past the first of a sorted view) is
+computed live, by Datasette's own code.
+
+Counts (table tei_facet_counts): one row per facet, campaign and value;
+campaign is NULL on the rows that sum every campaign, so that the whole
+table's facets are an index read too. Values keep the type they have in
+tweets (the value column has no type), so that they sort as Datasette's
+`ORDER BY count DESC, value` sorts them.
+
+`refresh(conn, campaign)` recounts one campaign, inside the caller's
+transaction, in two passes: the campaign's rows (language, client,
+is_retweet and hashtags, grouped into a small temporary table) and the
+(campaign, tweet_time) index only (tweets per minute, then per date).
+
+The counts are used only while they match the database: the build marks a
+campaign as changed (tei_dirty) in the transaction that loads its rows, and
+every campaign's count of tweets must equal the campaigns table's figure.
+"""
+import copy
+import re
+
+from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
+
+from .schema import set_meta
+
+TABLE = "tei_facet_counts"
+# Bumped when what the counts mean changes: older counts are then not used.
+VERSION = "1"
+META_KEY = "facet_counts_version"
+
+# (Datasette facet type, column): the default facets of tweets.
+COLUMNS = ("campaign", "tweet_language", "tweet_client_name", "is_retweet")
+FACETS = tuple(("column", c) for c in COLUMNS) + (("array", "hashtags"), ("date", "tweet_time"))
+
+SCHEMA = (
+    f"""CREATE TABLE IF NOT EXISTS [{TABLE}] (
+  [type] TEXT NOT NULL,
+  [facet] TEXT NOT NULL,
+  [campaign] TEXT,
+  [value],
+  [count] INTEGER NOT NULL
+)""",
+    # Serving: the top values of one facet of one campaign (or of all).
+    f"CREATE INDEX IF NOT EXISTS [idx_{TABLE}_top] ON [{TABLE}] "
+    "([type], [facet], [campaign], [count] DESC, [value])",
+    # Keeping the sums up to date: every campaign's count of one value.
+    f"CREATE INDEX IF NOT EXISTS [idx_{TABLE}_value] ON [{TABLE}] ([type], [facet], [value])",
+)
+
+_TEMP = ("_tei_fc_ids", "_tei_fc_keys", "_tei_fc_groups", "_tei_fc_rows", "_tei_fc_times",
+         "_tei_fc_new", "_tei_fc_touched")
+
+
+def ensure(conn):
+    for sql in SCHEMA:
+        conn.execute(sql)
+
+
+def _has_index(conn, name):
+    return conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+    ).fetchone() is not None
+
+
+def refresh(conn, campaign, ids=None):
+    """Recount one campaign's default facets (inside the caller's transaction).
+
+    `ids`, a table of the campaign's tweet ids (summaries.refresh has one),
+    lets the rows be read in rowid order, as summaries and cjk read them."""
+    ensure(conn)
+    p = {"campaign": campaign}
+    for table in _TEMP:
+        conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
+
+    if not ids:
+        # The campaign's ids in rowid order, so that its rows are read in
+        # the table's order rather than the campaign index's (by time).
+        conn.execute(
+            """CREATE TEMP TABLE _tei_fc_ids AS
+            SELECT tweetid FROM tweets WHERE campaign = :campaign ORDER BY +tweetid""",
+            p,
+        )
+        ids = "temp._tei_fc_ids"
+    # Pass 1, the rows: one key per row for its language, client, is_retweet
+    # and list of hashtags, json_array() keeping NULL, '' and 1 apart from
+    # 'null', '""' and '1'. +t.campaign: the rows are found by rowid, not
+    # through the campaign index (which would scan the campaign's entries
+    # for each id). The keys are then counted by an upsert into a small
+    # keyed table: a GROUP BY would sort every row first, which is slower.
+    conn.execute(
+        f"""CREATE TEMP TABLE _tei_fc_keys AS
+        SELECT json_array(t.tweet_language, t.tweet_client_name, t.is_retweet,
+                          CASE WHEN t.hashtags <> '[]' THEN t.hashtags END) AS k
+        FROM {ids} i CROSS JOIN tweets t ON t.tweetid BETWEEN i.tweetid AND i.tweetid
+        WHERE +t.campaign = :campaign""",
+        p,
+    )
+    conn.execute("CREATE TEMP TABLE _tei_fc_groups (k TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID")
+    conn.execute(
+        """INSERT INTO temp._tei_fc_groups (k, n) SELECT k, 1 FROM temp._tei_fc_keys WHERE true
+        ON CONFLICT (k) DO UPDATE SET n = n + 1"""
+    )
+    conn.execute("DROP TABLE temp._tei_fc_keys")
+    conn.execute(
+        """CREATE TEMP TABLE _tei_fc_rows AS
+        SELECT json_extract(k, '$[0]') AS language, json_extract(k, '$[1]') AS client,
+               json_extract(k, '$[2]') AS retweet, json_extract(k, '$[3]') AS hashtags, n
+        FROM temp._tei_fc_groups"""
+    )
+    # Pass 2, the (campaign, tweet_time) index only: tweets per distinct
+    # time, in index order (no sort), then per date(): date() is called once
+    # per distinct time, and is what Datasette's date facet groups by.
+    indexed = (" INDEXED BY idx_tweets_campaign_tweet_time"
+               if _has_index(conn, "idx_tweets_campaign_tweet_time") else "")
+    conn.execute(
+        f"""CREATE TEMP TABLE _tei_fc_times AS
+        SELECT tweet_time, count(*) AS n FROM tweets{indexed}
+        WHERE campaign = :campaign AND tweet_time IS NOT NULL GROUP BY tweet_time""",
+        p,
+    )
+
+    # The campaign's new counts, as Datasette's facets count them.
+    conn.execute("CREATE TEMP TABLE _tei_fc_new (type TEXT, facet TEXT, value, count INTEGER)")
+    for facet, column in (("tweet_language", "language"), ("tweet_client_name", "client"),
+                          ("is_retweet", "retweet")):
+        conn.execute(
+            f"""INSERT INTO temp._tei_fc_new (type, facet, value, count)
+            SELECT 'column', '{facet}', {column}, sum(n) FROM temp._tei_fc_rows
+            WHERE {column} IS NOT NULL GROUP BY {column}"""
+        )
+    conn.execute(
+        """INSERT INTO temp._tei_fc_new (type, facet, value, count)
+        SELECT 'column', 'campaign', :campaign, sum(n) FROM temp._tei_fc_rows HAVING sum(n) > 0""",
+        p,
+    )
+    # A tweet counts once for each distinct value in its list (Datasette's
+    # array facet counts rows, not occurrences). Lists that are not valid
+    # JSON, which the build never writes, are left out.
+    conn.execute(
+        """INSERT INTO temp._tei_fc_new (type, facet, value, count)
+        SELECT 'array', 'hashtags', value, sum(n) FROM (
+            SELECT DISTINCT lists.hashtags, lists.n, j.value AS value
+            FROM (SELECT hashtags, sum(n) AS n FROM temp._tei_fc_rows
+                  WHERE hashtags IS NOT NULL AND json_valid(hashtags) GROUP BY hashtags) lists,
+                 json_each(lists.hashtags) j
+        ) GROUP BY value"""
+    )
+    conn.execute(
+        """INSERT INTO temp._tei_fc_new (type, facet, value, count)
+        SELECT 'date', 'tweet_time', day, sum(n) FROM (
+            SELECT date(tweet_time) AS day, n FROM temp._tei_fc_times
+        ) WHERE day IS NOT NULL GROUP BY day"""
+    )
+
+    # The values whose sums change: the campaign's old ones and new ones.
+    conn.execute(
+        f"""CREATE TEMP TABLE _tei_fc_touched AS
+        SELECT DISTINCT type, facet, value FROM (
+            SELECT type, facet, value FROM [{TABLE}] WHERE campaign = :campaign
+            UNION ALL SELECT type, facet, value FROM temp._tei_fc_new
+        )""",
+        p,
+    )
+    conn.execute(f"DELETE FROM [{TABLE}] WHERE campaign = :campaign", p)
+    conn.execute(
+        f"""INSERT INTO [{TABLE}] (type, facet, campaign, value, count)
+        SELECT type, facet, :campaign, value, count FROM temp._tei_fc_new""",
+        p,
+    )
+    conn.execute(
+        f"""DELETE FROM [{TABLE}] WHERE rowid IN (
+            SELECT c.rowid FROM temp._tei_fc_touched t JOIN [{TABLE}] c
+            ON c.type = t.type AND c.facet = t.facet AND c.value IS t.value
+            WHERE c.campaign IS NULL)"""
+    )
+    conn.execute(
+        f"""INSERT INTO [{TABLE}] (type, facet, campaign, value, count)
+        SELECT t.type, t.facet, NULL, t.value, sum(c.count)
+        FROM temp._tei_fc_touched t JOIN [{TABLE}] c
+          ON c.type = t.type AND c.facet = t.facet AND c.value IS t.value
+        WHERE c.campaign IS NOT NULL
+        GROUP BY t.type, t.facet, t.value"""
+    )
+    set_meta(conn, **{META_KEY: VERSION})
+    for table in _TEMP:
+        conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
+
+
+# --- Serving ------------------------------------------------------------------
+
+def current(conn):
+    """True when the counts exist and match every campaign's tweets."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {TABLE, "tei_meta", "campaigns", "tweets"} <= tables:
+        return False
+    version = conn.execute("SELECT value FROM tei_meta WHERE key = ?", (META_KEY,)).fetchone()
+    if not version or version[0] != VERSION:
+        return False
+    if "tei_dirty" in tables and conn.execute("SELECT 1 FROM tei_dirty LIMIT 1").fetchone():
+        return False  # rows loaded, not yet counted: a build is under way
+    # A campaign's own tweets (tweets.campaign) are its loaded tweets minus
+    # those another campaign's archive loaded first.
+    mismatched = conn.execute(
+        f"""SELECT 1 FROM campaigns c
+        WHERE coalesce((SELECT f.count FROM [{TABLE}] f
+                        WHERE f.type = 'column' AND f.facet = 'campaign'
+                          AND f.campaign = c.name AND f.value = c.name), 0)
+              <> c.tweets - c.shared_tweets
+        LIMIT 1"""
+    ).fetchone()
+    if mismatched:
+        return False
+    # And the sums over every campaign: the counts of the whole table.
+    counted = conn.execute(
+        f"""SELECT coalesce(sum(count), 0) FROM [{TABLE}]
+        WHERE type = 'column' AND facet = 'campaign' AND campaign IS NULL"""
+    ).fetchone()[0]
+    return counted == conn.execute(
+        "SELECT coalesce(sum(tweets - shared_tweets), 0) FROM campaigns").fetchone()[0]
+
+
+TOP_SQL = f"""SELECT value, count FROM [{TABLE}]
+WHERE type = :type AND facet = :facet AND campaign IS :campaign
+ORDER BY count DESC, value LIMIT :limit"""
+
+# The SQL Datasette's table view gives the facets for the whole table and
+# for one campaign (`?campaign=X` or `?campaign__exact=X`): a plain column list.
+_VIEW = re.compile(
+    r'\s*select\s+[\w\s,]+?\s+from\s+(?:tweets|\[tweets\]|"tweets")\s*'
+    r'(?P<where>where\s+"campaign"\s*=\s*:p0\s*)?',
+    re.IGNORECASE,
+)
+
+# database name -> (Datasette instance, current?): kept for an immutable
+# database; a mutable one (perhaps being built) is checked on every request.
+_CURRENT = {}
+
+
+async def _counts_current(ds, database):
+    db = ds.databases.get(database)
+    if db is None:
+        return False
+    known = _CURRENT.get(database)
+    if known and known[0] is ds and not db.is_mutable:
+        return known[1]
+    try:
+        result = bool(await db.execute_fn(current))
+    except Exception:
+        result = False
+    _CURRENT[database] = (ds, result)
+    return result
+
+
+def view_campaign(sql, params):
+    """For the SQL and parameters of a table view of tweets: (True, None) for
+    every tweet, (True, X) for the tweets of campaign X, (False, None) otherwise."""
+    match = _VIEW.fullmatch(sql or "")
+    if not match:
+        return False, None
+    if match.group("where"):
+        if isinstance(params, dict) and set(params) == {"p0"} and isinstance(params["p0"], str):
+            return True, params["p0"]
+        return False, None
+    return (not params), None
+
+
+class _Answer:
+    """Datasette, except that its one execute() call in a facet's
+    facet_results() reads the precomputed counts instead of the rows."""
+
+    def __init__(self, ds, params):
+        self._ds = ds
+        self._params = params
+
+    def __getattr__(self, name):
+        return getattr(self._ds, name)
+
+    async def execute(self, database, sql, params=None, **kwargs):
+        return await self._ds.execute(database, TOP_SQL, self._params, **kwargs)
+
+
+class _Precomputed:
+    """Mixin for Datasette's facet classes: the default facets of tweets from
+    the counts, when the view is every tweet or one campaign's; everything
+    else, and every other table, by Datasette's own code."""
+
+    async def _scope(self):
+        if self.table != "tweets":
+            return False, None
+        ok, campaign = view_campaign(self.sql, self.params)
+        if not ok or not await _counts_current(self.ds, self.database):
+            return False, None
+        return True, campaign
+
+    async def facet_results(self):
+        configs = self.get_configs()
+        counted = self._precomputed_columns()
+        precomputed, campaign = False, None
+        if any(self._column(config) in counted for config in configs):
+            precomputed, campaign = await self._scope()
+        if not precomputed:
+            return await super().facet_results()
+        results, timed_out = [], []
+        limit = self.get_facet_size() + 1
+        for config in configs:  # one at a time, in order, each by Datasette's code
+            one = copy.copy(self)
+            one.get_configs = lambda config=config: [config]
+            column = self._column(config)
+            if column in counted:
+                one.ds = _Answer(self.ds, {"type": self.type, "facet": column,
+                                           "campaign": campaign, "limit": limit})
+            facet_results, facets_timed_out = await super(_Precomputed, one).facet_results()
+            results.extend(facet_results)
+            timed_out.extend(facets_timed_out)
+        return results, timed_out
+
+    @staticmethod
+    def _column(source_and_config):
+        config = source_and_config["config"]
+        return config.get("column") or config.get("simple")
+
+    def _precomputed_columns(self):
+        return {column for type, column in FACETS if type == self.type}
+
+
+class TeiColumnFacet(_Precomputed, ColumnFacet):
+    pass
+
+
+class TeiArrayFacet(_Precomputed, ArrayFacet):
+    pass
+
+
+class TeiDateFacet(_Precomputed, DateFacet):
+    pass
+
+
+REPLACEMENTS = {ColumnFacet: TeiColumnFacet, ArrayFacet: TeiArrayFacet, DateFacet: TeiDateFacet}
+
+
+def replace_facet_classes(registered):
+    """The facet classes of every plugin (a list per plugin), with
+    Datasette's own three replaced by the subclasses above."""
+    return [[REPLACEMENTS.get(klass, klass) for klass in classes or []] for classes in registered]

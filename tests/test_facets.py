@@ -1,0 +1,331 @@
+"""The default facets of tweets answered from the counts the build made
+(facet_counts.py): the same results, links and time-outs as Datasette's own
+facets, on Datasette 0.65 and on the 1.0 alphas.
+
+The reference is the same database without the counts, where the facets
+are Datasette's own computation over the rows."""
+import json
+import os
+import pathlib
+import re
+import shutil
+import sqlite3
+from collections import Counter
+
+import pytest
+import yaml
+from datasette.app import Datasette
+
+from datasette_tei import facet_counts, load
+from datasette_tei.synthetic import generate_tweets, tweets_csv_text
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DATASETTE_1 = hasattr(Datasette, "add_query")
+DEFAULT = {"campaign", "tweet_language", "tweet_client_name", "is_retweet", "hashtags", "tweet_time"}
+
+
+def make_datasette(path, immutable=False):
+    kwargs = {"metadata": yaml.safe_load((ROOT / "metadata.yml").read_text())}
+    if DATASETTE_1:
+        kwargs["config"] = yaml.safe_load((ROOT / "datasette.yaml").read_text())
+    if immutable:
+        return Datasette([], immutables=[path], **kwargs)
+    return Datasette([path], **kwargs)
+
+
+def execute(path, *statements):
+    conn = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def rows(path, sql, params=()):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def copy(path, folder, *statements):
+    """A copy with the same file name (so the same database name and URLs)."""
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, os.path.basename(path))
+    shutil.copy(path, target)
+    execute(target, *statements)
+    return target
+
+
+def without_counts(path, folder):
+    return copy(path, folder, f"DROP TABLE {facet_counts.TABLE}")
+
+
+async def facets(ds, path, query=""):
+    """(facet results by name, the names that timed out) of a tweets page."""
+    database = pathlib.Path(path).stem
+    response = await ds.client.get(
+        f"/{database}/tweets.json?_size=0&_extra=facet_results&_extra=facets_timed_out&{query}")
+    assert response.status_code == 200, (query, response.text[:500])
+    data = response.json()
+    results = data["facet_results"]
+    if "results" in results and isinstance(results.get("results"), dict):  # 1.0
+        return results["results"], data.get("facets_timed_out", results.get("timed_out"))
+    # 0.65 has no time-outs in its JSON: a facet that timed out is missing.
+    return results, data.get("facets_timed_out")
+
+
+def campaign_names(path):
+    return [r[0] for r in rows(path, "SELECT name FROM campaigns ORDER BY name")]
+
+
+# The views the counts answer: every tweet, one campaign's; with facets
+# added from the URL, counted and not.
+def counted_views(path):
+    views = ["", "_facet_size=max", "_facet=userid&_facet_array=urls",
+             "_facet=tweet_language&_facet_date=tweet_time", "campaign=no_such_campaign",
+             "_sort=tweet_time", "campaign=%27%3B%20DROP%20TABLE%20tweets%3B--"]
+    for name in campaign_names(path):
+        views += [f"campaign={name}", f"campaign__exact={name}&_facet=userid",
+                  f"campaign={name}&_facet_size=3"]
+    return views
+
+
+# Views Datasette computes over the rows.
+def live_views(path):
+    first, *_ = campaign_names(path)
+    return ["tweet_language=en", f"campaign={first}&tweet_language=ru", "_search=news",
+            f"campaign={first}&campaign={first}", "is_retweet=1",
+            "_where=like_count>10", "_sort=tweet_time&_next=2016-06-01%2000:00,1",
+            f"campaign__not={first}", "hashtags__arraycontains=news"]
+
+
+async def assert_same_facets(path, tmp_path, views):
+    reference = without_counts(path, str(tmp_path / "reference"))
+    ours, theirs = make_datasette(path), make_datasette(reference)
+    for view in views:
+        got, want = await facets(ours, path, view), await facets(theirs, reference, view)
+        assert got == want, view
+        assert DEFAULT <= set(got[0]), view
+        assert not got[1], view
+
+
+@pytest.mark.asyncio
+async def test_counted_views_equal_datasettes_facets_on_the_demo(demo_db, tmp_path):
+    await assert_same_facets(demo_db, tmp_path, counted_views(demo_db))
+
+
+@pytest.mark.asyncio
+async def test_live_views_equal_datasettes_facets(demo_db, tmp_path):
+    await assert_same_facets(demo_db, tmp_path, live_views(demo_db))
+
+
+@pytest.mark.asyncio
+async def test_the_counts_answer_the_whole_table_and_one_campaign(demo_db, tmp_path):
+    """Counts altered on purpose show where the counts answer, and only there."""
+    altered = copy(demo_db, str(tmp_path / "altered"),
+                   f"UPDATE {facet_counts.TABLE} SET count = count + 1000 "
+                   "WHERE type = 'array' OR facet = 'tweet_language'")
+    reference = without_counts(demo_db, str(tmp_path / "reference"))
+    ours, theirs = make_datasette(altered), make_datasette(reference)
+    campaign = campaign_names(demo_db)[0]
+    for view in ("", f"campaign={campaign}"):
+        got, _ = await facets(ours, altered, view)
+        want, _ = await facets(theirs, reference, view)
+        for name in ("hashtags", "tweet_language"):
+            assert [v["count"] for v in got[name]["results"]] == [
+                v["count"] + 1000 for v in want[name]["results"]], (view, name)
+        for name in ("campaign", "tweet_client_name", "is_retweet", "tweet_time"):
+            assert got[name] == want[name]
+    for view in live_views(demo_db):
+        assert await facets(ours, altered, view) == await facets(theirs, reference, view), view
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("stale", [
+    "INSERT INTO tei_dirty (campaign) VALUES ('synthetic_201810')",
+    "UPDATE tei_meta SET value = 'old' WHERE key = 'facet_counts_version'",
+    "UPDATE campaigns SET tweets = tweets + 1 WHERE name = 'synthetic_201906'",
+    "INSERT INTO campaigns (name, tweets) VALUES ('loaded_later', 5)",
+])
+async def test_counts_that_do_not_match_the_database_are_not_used(demo_db, tmp_path, stale):
+    altered = copy(demo_db, str(tmp_path / "altered"),
+                   f"UPDATE {facet_counts.TABLE} SET count = count + 1000", stale)
+    reference = without_counts(altered, str(tmp_path / "reference"))
+    ours, theirs = make_datasette(altered), make_datasette(reference)
+    for view in ("", "campaign=synthetic_201810"):
+        assert await facets(ours, altered, view) == await facets(theirs, reference, view)
+
+
+@pytest.mark.asyncio
+async def test_immutable_database_with_inspect_data(demo_db, tmp_path):
+    reference = without_counts(demo_db, str(tmp_path / "reference"))
+    ours = make_datasette(demo_db, immutable=True)
+    theirs = make_datasette(reference, immutable=True)
+    for view in ("", "campaign=synthetic_202012", "tweet_language=ar"):
+        for _ in range(2):  # the second time from the kept check
+            assert await facets(ours, demo_db, view) == await facets(theirs, reference, view)
+
+
+@pytest.mark.asyncio
+async def test_html_page_shows_the_facets_and_their_links_work(demo_db, tmp_path):
+    reference = without_counts(demo_db, str(tmp_path / "reference"))
+    ours, theirs = make_datasette(demo_db), make_datasette(reference)
+
+    def facet_html(page):
+        found = re.findall(r'<div class="facet-info .*?</ul>', page, re.S)
+        assert len(found) == len(DEFAULT)
+        return found
+
+    page = (await ours.client.get("/demo/tweets")).text
+    assert facet_html(page) == facet_html((await theirs.client.get("/demo/tweets")).text)
+    for name in DEFAULT:
+        assert f'data-column="{name}"' in page
+    campaign = campaign_names(demo_db)[-1]
+    assert f'href="http://localhost/demo/tweets?campaign={campaign}"' in page
+    filtered = (await ours.client.get(f"/demo/tweets?campaign={campaign}")).text
+    assert facet_html(filtered) == facet_html(
+        (await theirs.client.get(f"/demo/tweets?campaign={campaign}")).text)
+    # The chosen campaign is shown selected, with its count and a link that
+    # removes the filter.
+    count = rows(demo_db, "SELECT count(*) FROM tweets WHERE campaign = ?", (campaign,))[0][0]
+    assert re.search(rf'<li>{campaign} &middot; (<span class="facet-count">)?{count:,}(</span>)? '
+                     r'<a href="(http://localhost)?/demo/tweets" class="cross">', filtered)
+
+
+# --- A generated database: several campaigns, shared tweets, odd values -----
+
+def _tweets(n, seed, first_id, edits=()):
+    tweets = list(generate_tweets(n, "2020", n_users=9, seed=seed, first_id=first_id))
+    for index, changes in edits:
+        tweets[index].update(changes)
+    return tweets
+
+
+ODD = [
+    (0, {"tweet_language": ""}),
+    (1, {"is_retweet": ""}),
+    (2, {"tweet_time": "2020-02-31 10:00"}),
+    (3, {"tweet_time": ""}),
+    (4, {"hashtags": "['dup', 'dup', 'x']"}),
+    (5, {"tweet_client_name": ""}),
+    (6, {"tweet_time": "2020-01-05 23:59:30"}),
+    (7, {"hashtags": "['1', '01', '<b>']"}),
+    (8, {"tweet_client_name": "Client & <Co>"}),
+]
+
+
+def _write(folder, campaign, tweets, part=""):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{campaign}_tweets_csv_hashed{part}.csv"
+    path.write_text(tweets_csv_text(tweets, "2020"), encoding="utf-8")
+    return str(path)
+
+
+def oracle(path, campaign):
+    """Each default facet of the campaign's tweets (tweets.campaign), in Python."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    own = conn.execute("SELECT * FROM tweets WHERE campaign = ?", (campaign,)).fetchall()
+    out = {}
+    for column in facet_counts.COLUMNS:
+        out[("column", column)] = Counter(r[column] for r in own if r[column] is not None)
+    out[("array", "hashtags")] = Counter(
+        tag for r in own for tag in set(json.loads(r["hashtags"] or "[]")))
+    out[("date", "tweet_time")] = Counter(
+        day for (day,) in conn.execute(
+            "SELECT date(tweet_time) FROM tweets WHERE campaign = ?", (campaign,)) if day)
+    conn.close()
+    return out
+
+
+def stored(path, campaign):
+    out = {facet: Counter() for facet in facet_counts.FACETS}
+    for type_, facet, value, count in rows(
+            path, f"SELECT type, facet, value, count FROM {facet_counts.TABLE} WHERE campaign IS ?",
+            (campaign,)):
+        out[(type_, facet)][value] = count
+    return out
+
+
+def assert_counts_match_the_rows(path):
+    names = campaign_names(path)
+    total = {facet: Counter() for facet in facet_counts.FACETS}
+    for name in names:
+        expected = oracle(path, name)
+        assert stored(path, name) == expected, name
+        for facet, counter in expected.items():
+            total[facet].update(counter)
+    assert stored(path, None) == total
+    conn = sqlite3.connect(path)
+    assert facet_counts.current(conn)  # so that the pages use them
+    conn.close()
+    assert rows(path, f"SELECT count(*) FROM {facet_counts.TABLE} WHERE count <= 0")[0][0] == 0
+    assert rows(path, f"SELECT count(*) FROM {facet_counts.TABLE} WHERE campaign IS NOT NULL "
+                      "AND campaign NOT IN (SELECT name FROM campaigns)")[0][0] == 0
+
+
+@pytest.mark.asyncio
+async def test_generated_database_built_in_steps(tmp_path):
+    """Three campaigns, one sharing tweets with another, odd values, built
+    one step at a time: after each step the counts equal the rows, and the
+    facets equal Datasette's, for the whole table and each campaign."""
+    db = str(tmp_path / "tei.db")
+    alpha = _tweets(60, 1, 10**17, ODD)
+    beta = _tweets(40, 2, 2 * 10**17) + alpha[:5]  # five tweets alpha loaded first
+    gamma = _tweets(30, 3, 3 * 10**17, ODD)
+    more_alpha = _tweets(25, 4, 4 * 10**17, [(0, {"hashtags": "['dup']"})])
+    steps = [
+        [_write(tmp_path / "a", "alpha_012020", alpha)],
+        [_write(tmp_path / "b", "beta_022020", beta), _write(tmp_path / "c", "gamma_032020", gamma)],
+        [_write(tmp_path / "d", "alpha_012020", more_alpha, part="_2")],
+    ]
+    sources = []
+    for step, new in enumerate(steps):
+        sources += new
+        report = load.build(db, sources)
+        assert report.ok, report.errors
+        assert_counts_match_the_rows(db)
+        assert rows(db, "SELECT count(*) FROM shared_tweets")[0][0] == (5 if step else 0)
+        await assert_same_facets(db, tmp_path / f"step{step}", counted_views(db))
+    # The odd values did reach the table.
+    assert rows(db, "SELECT count(*) FROM tweets WHERE tweet_time IS NULL")[0][0] == 2
+    assert rows(db, "SELECT count(*) FROM tweets WHERE tweet_language IS NULL")[0][0] == 2
+    assert rows(db, "SELECT count(*) FROM tweets WHERE is_retweet IS NULL")[0][0] == 2
+    assert rows(db, "SELECT count(*) FROM tweets WHERE hashtags = '[\"dup\", \"dup\", \"x\"]'")[0][0] == 2
+    await assert_same_facets(db, tmp_path / "live", live_views(db))
+
+
+def test_refresh_without_an_id_table_and_again(demo_db, tmp_path):
+    """refresh() reads the rows itself when no id table is given, and a
+    second refresh of the same campaign changes nothing."""
+    path = copy(demo_db, str(tmp_path / "copy"))
+    before = rows(path, f"SELECT * FROM {facet_counts.TABLE} ORDER BY 1, 2, 3, 4")
+    conn = sqlite3.connect(path, isolation_level=None)
+    for name in campaign_names(path) * 2:
+        conn.execute("BEGIN")
+        facet_counts.refresh(conn, name)
+        conn.execute("COMMIT")
+    conn.close()
+    assert rows(path, f"SELECT * FROM {facet_counts.TABLE} ORDER BY 1, 2, 3, 4") == before
+    assert_counts_match_the_rows(path)
+
+
+@pytest.mark.parametrize("sql, params, expected", [
+    ("select a, b from tweets ", [], (True, None)),
+    ("select a, b from [tweets]", {}, (True, None)),
+    ('select a, b from tweets where "campaign" = :p0 ', {"p0": "x"}, (True, "x")),
+    ('select a, b from tweets where "campaign" = :p0 ', {"p0": 3}, (False, None)),
+    ('select a, b from tweets where "campaign" = :p0 and "campaign" = :p1 ', {"p0": "x", "p1": "x"},
+     (False, None)),
+    ('select a, b from tweets where "tweet_language" = :p0 ', {"p0": "en"}, (False, None)),
+    ("select a, b from tweets where 1 ", [], (False, None)),
+    ("select a, b from tweets where rowid in (select rowid from tweets_fts) ", {}, (False, None)),
+    ("select a, b from users ", [], (False, None)),
+    ("select a, (select 1) from tweets ", [], (False, None)),
+])
+def test_which_views_the_counts_answer(sql, params, expected):
+    assert facet_counts.view_campaign(sql, params) == expected
