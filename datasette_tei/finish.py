@@ -29,9 +29,11 @@ def finish(conn, progress):
     for campaign in dirty:
         progress.message(f"Summarising {campaign}")
         conn.execute("BEGIN")
-        add_users_seen_only_in_tweets(conn, campaign)
-        update_campaign(conn, campaign)
-        summaries.refresh(conn, campaign)
+        # One pass over the campaign's rows gives the summaries, the accounts
+        # to add to users (before the summaries read users) and the count
+        # of tweeting accounts.
+        tweeting = summaries.refresh(conn, campaign, add_users=add_users_seen_only_in_tweets)
+        update_campaign(conn, campaign, tweeting=tweeting)
         checkpoint("summary")
         conn.execute("DELETE FROM tei_dirty WHERE campaign = ?", (campaign,))
         conn.execute("COMMIT")
@@ -59,9 +61,30 @@ def finish(conn, progress):
         )
 
 
-def add_users_seen_only_in_tweets(conn, campaign):
+def add_users_seen_only_in_tweets(conn, campaign, tweeting=None):
     """Accounts with tweets but no users-file row (no users file, or a
-    partial one) still get a users row, from the profile their tweets carry."""
+    partial one) still get a users row, from the profile their tweets carry:
+    that of their first tweet (by tweet_time, then tweetid).
+
+    `tweeting`, a table of the distinct userids of the campaign's tweets
+    (summaries.refresh makes one), spares reading every row again: each
+    account's first tweet is then one lookup in the (userid, tweet_time)
+    index. +f.campaign keeps it there rather than in the campaign index."""
+    if tweeting:
+        conn.execute(
+            f"""
+            INSERT INTO users (campaign, userid, {_PROFILE}, is_hashed, from_users_file)
+            SELECT t.campaign, t.userid, {_prefixed("t")},
+                   t.userid = t.user_screen_name AND t.userid GLOB '*[^0-9]*', 0
+            FROM {tweeting} u CROSS JOIN tweets t ON t.tweetid = (
+                SELECT f.tweetid FROM tweets f WHERE f.userid = u.userid AND +f.campaign = :campaign
+                ORDER BY f.tweet_time, f.tweetid LIMIT 1)
+            ORDER BY u.userid
+            ON CONFLICT (campaign, userid) DO NOTHING
+            """,
+            {"campaign": campaign},
+        )
+        return
     conn.execute(
         f"""
         INSERT INTO users (campaign, userid, {_PROFILE}, is_hashed, from_users_file)
@@ -76,18 +99,28 @@ def add_users_seen_only_in_tweets(conn, campaign):
     )
 
 
-def update_campaign(conn, campaign):
-    """The campaign's catalogue entry and its loaded figures."""
+def _prefixed(alias):
+    return ", ".join(f"{alias}.{column.strip()}" for column in _PROFILE.split(","))
+
+
+def update_campaign(conn, campaign, tweeting=None):
+    """The campaign's catalogue entry and its loaded figures. `tweeting`,
+    the number of accounts of its tweets, when the caller has counted them."""
     release = conn.execute(
         "SELECT release FROM campaigns WHERE name = ?", (campaign,)
     ).fetchone()
     known = catalogue.lookup(campaign, release[0] if release else None)
     release = known.release or _release_of_imports(conn, campaign)
-    tweets, first, last, tweeting = conn.execute(
-        "SELECT count(*), min(tweet_time), max(tweet_time), count(DISTINCT userid) "
-        "FROM tweets WHERE campaign = ?",
+    # count, min and max read the (campaign, tweet_time) index only; the
+    # distinct accounts need the rows, unless the caller counted them.
+    tweets, first, last = conn.execute(
+        "SELECT count(*), min(tweet_time), max(tweet_time) FROM tweets WHERE campaign = ?",
         (campaign,),
     ).fetchone()
+    if tweeting is None:
+        tweeting = conn.execute(
+            "SELECT count(DISTINCT userid) FROM tweets WHERE campaign = ?", (campaign,)
+        ).fetchone()[0]
     shared = conn.execute(
         "SELECT count(*) FROM shared_tweets WHERE campaign = ?", (campaign,)
     ).fetchone()[0]

@@ -8,7 +8,8 @@ transaction, in four passes over the campaign's rows:
    months, hours of the day and weekdays are derived;
 2. the rows: tweets grouped by account, language, client and retweeted
    account, from which the tables of languages, clients, most active and
-   most retweeted accounts are derived;
+   most retweeted accounts are derived, and the campaign's tweeting
+   accounts (for campaigns.tweeting_accounts and finish's users rows);
 3. the rows with hashtags or URLs, unnested with json_each;
 4. the rows with CJK text, for the bigram search index (cjk.py).
 
@@ -156,8 +157,14 @@ def _collect_ids(conn, p):
     )
 
 
-def refresh(conn, campaign):
-    """Recompute one campaign's summaries (inside the caller's transaction)."""
+def refresh(conn, campaign, add_users=None):
+    """Recompute one campaign's summaries (inside the caller's transaction).
+
+    `add_users(conn, campaign, tweeting)`, when given, is called once the
+    campaign's rows are grouped and before anything reads users: tweeting
+    names a table of the distinct userids of the campaign's own tweets.
+    Returns how many accounts tweeted the campaign's own tweets (the
+    campaigns.tweeting_accounts figure)."""
     ensure(conn)
     p = {"campaign": campaign}
     _remember_shared(conn, p)
@@ -165,14 +172,18 @@ def refresh(conn, campaign):
         conn.execute(f"DELETE FROM [{table}] WHERE campaign = :campaign", p)
     _collect_ids(conn, p)
     _time_summaries(conn, p)
+    tweeting = _groups(conn, p)
+    if add_users:
+        add_users(conn, campaign, "temp._tei_tweeting")
     _account_months(conn, p)
     _group_summaries(conn, p)
     _hashtags_and_urls(conn, p)
     _update_shared(conn, p)
     cjk.refresh(conn, campaign, ids="temp._tei_ids")
     facet_counts.refresh(conn, campaign, ids="temp._tei_ids")
-    for table in ("_tei_ids", "_tei_hours", "_tei_groups", "_tei_items", "_tei_touched"):
+    for table in ("_tei_ids", "_tei_hours", "_tei_groups", "_tei_tweeting", "_tei_items", "_tei_touched"):
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
+    return tweeting
 
 
 def _time_summaries(conn, p):
@@ -231,18 +242,33 @@ def _insert_top(conn, p, kind, select, keep=None):
     )
 
 
-def _group_summaries(conn, p):
-    # Pass 2: one group per account, language, client and retweeted account.
+def _groups(conn, p):
+    # Pass 2: one group per account, language, client and retweeted account;
+    # own: whether the group has any of the campaign's own tweets (not only
+    # tweets it shares with a campaign loaded earlier).
     conn.execute("DROP TABLE IF EXISTS temp._tei_groups")
     conn.execute(
         f"""CREATE TEMP TABLE _tei_groups AS
-        SELECT userid, language, client, retweeted, count(*) AS tweets FROM (
+        SELECT userid, language, client, retweeted, count(*) AS tweets, max(own) AS own FROM (
             {_rows('''t.userid AS userid, nullif(t.tweet_language, '') AS language,
                    nullif(t.tweet_client_name, '') AS client,
-                   CASE WHEN t.is_retweet THEN nullif(t.retweet_userid, '') END AS retweeted''')}
+                   CASE WHEN t.is_retweet THEN nullif(t.retweet_userid, '') END AS retweeted,
+                   t.campaign = :campaign AS own''')}
         ) GROUP BY 1, 2, 3, 4""",
         p,
     )
+    # The accounts of the campaign's own tweets: count(DISTINCT userid) of
+    # its rows, without reading them again.
+    conn.execute("DROP TABLE IF EXISTS temp._tei_tweeting")
+    conn.execute("CREATE TEMP TABLE _tei_tweeting (userid TEXT PRIMARY KEY) WITHOUT ROWID")
+    conn.execute(
+        """INSERT INTO temp._tei_tweeting (userid)
+        SELECT userid FROM temp._tei_groups WHERE userid IS NOT NULL GROUP BY userid HAVING max(own)"""
+    )
+    return conn.execute("SELECT count(*) FROM temp._tei_tweeting").fetchone()[0]
+
+
+def _group_summaries(conn, p):
     for kind, column in (("language", "language"), ("client", "client")):
         _insert_top(
             conn, p, kind,

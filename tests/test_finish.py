@@ -1,0 +1,88 @@
+"""The figures finish derives from the tweets: the users rows of accounts
+seen only in tweets and campaigns.tweeting_accounts, computed from the
+summary pass, checked against an oracle and against the direct queries."""
+import random
+import sqlite3
+
+import pytest
+
+from datasette_tei import finish, summaries
+from datasette_tei.schema import ensure_indexes, ensure_schema
+
+PROFILE = [c.strip() for c in finish._PROFILE.split(",")]
+
+
+def make_db(path, analyse=False):
+    conn = sqlite3.connect(path, isolation_level=None)
+    ensure_schema(conn)
+    rng = random.Random(6)
+    rows = []
+    for n in range(1, 400):
+        campaign = "a" if n % 3 else "b"
+        userid = rng.choice(["u1", "u2", "u3", "42", "x" * 64, None])
+        # Coarse times: ties, broken by tweetid; some missing.
+        time = rng.choice([None, "2019-01-01 10:00", "2019-01-01 10:00", "2018-12-31 23:59",
+                           "2019-02-03 04:05", ""])
+        rows.append((rng.randrange(1, 10**18), campaign, time, userid,
+                     rng.choice([userid, "name%d" % n]), "bio %d" % n, rng.randrange(1000)))
+    conn.executemany(
+        "INSERT OR IGNORE INTO tweets (tweetid, campaign, tweet_time, userid, user_screen_name, "
+        "user_profile_description, follower_count, hashtags, urls) VALUES (?, ?, ?, ?, ?, ?, ?, '[]', '[]')",
+        rows,
+    )
+    # b also holds some of a's tweets; a users file row for one account of a.
+    conn.execute("INSERT INTO shared_tweets (tweetid, campaign) "
+                 "SELECT tweetid, 'b' FROM tweets WHERE campaign = 'a' LIMIT 20")
+    conn.execute("INSERT INTO users (campaign, userid, user_screen_name) VALUES ('a', 'u2', 'from file')")
+    ensure_indexes(conn)
+    if analyse:
+        conn.execute("ANALYZE")
+    return conn
+
+
+def oracle(conn, campaign):
+    first = {}
+    for row in conn.execute(
+        f"SELECT userid, tweet_time, tweetid, {finish._PROFILE} FROM tweets "
+        "WHERE campaign = ? AND userid IS NOT NULL", (campaign,)
+    ):
+        key = (row[1] is not None, row[1] or "", row[2])
+        if row[0] not in first or key < first[row[0]][0]:
+            first[row[0]] = (key, row[3:])
+    return first
+
+
+def users(conn):
+    return conn.execute(
+        f"SELECT rowid, campaign, userid, {finish._PROFILE}, is_hashed, from_users_file "
+        "FROM users ORDER BY rowid").fetchall()
+
+
+@pytest.mark.parametrize("analyse", [False, True])
+def test_users_from_tweets_take_the_first_tweets_profile(tmp_path, analyse):
+    conn = make_db(str(tmp_path / "t.db"), analyse)
+    results = {}
+    for way in ("direct", "summary pass"):
+        conn.execute("BEGIN")
+        tweeting = {}
+        for campaign in ("a", "b"):
+            if way == "direct":
+                finish.add_users_seen_only_in_tweets(conn, campaign)
+                finish.update_campaign(conn, campaign)
+                summaries.refresh(conn, campaign)
+            else:
+                n = summaries.refresh(conn, campaign, add_users=finish.add_users_seen_only_in_tweets)
+                finish.update_campaign(conn, campaign, tweeting=n)
+            tweeting[campaign] = conn.execute(
+                "SELECT tweeting_accounts FROM campaigns WHERE name = ?", (campaign,)).fetchone()[0]
+        results[way] = (users(conn), tweeting)
+        if way == "summary pass":
+            for campaign in ("a", "b"):
+                want = oracle(conn, campaign)
+                got = {r[0]: tuple(r[1:]) for r in conn.execute(
+                    f"SELECT userid, {finish._PROFILE} FROM users "
+                    "WHERE campaign = ? AND NOT from_users_file", (campaign,))}
+                assert got == {u: p for u, (_, p) in want.items() if (campaign, u) != ("a", "u2")}
+                assert tweeting[campaign] == len(want)
+        conn.execute("ROLLBACK")
+    assert results["direct"] == results["summary pass"]
