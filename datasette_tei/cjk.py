@@ -178,6 +178,23 @@ def exact(q, with_bigrams=0):
     return int(not residue and not (with_bigrams and bigram))
 
 
+# The search's score: bm25's weight of a word found in a tweet, from how
+# often the word occurs and how long the tweet is, every word of the search
+# weighted alike (bm25's inverse document frequency would need a pass over
+# every match of a common word). Lower is better, as with FTS5's bm25().
+RANK_K1, RANK_B, RANK_AVERAGE_LENGTH = 1.2, 0.75, 100
+
+
+def rank(text, q):
+    folded = (text or "").casefold()
+    norm = RANK_K1 * (1 - RANK_B + RANK_B * len(folded) / RANK_AVERAGE_LENGTH)
+    score = 0.0
+    for word in {t.casefold() for t in terms(q)}:
+        found = folded.count(word)
+        score += found * (RANK_K1 + 1) / (found + norm) if found else 0.0
+    return -score
+
+
 OPEN, CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧: rare in tweets, and not HTML-special
 
 
@@ -208,4 +225,5 @@ def register_search_functions(conn):
     conn.create_function("tei_search_exact", 1, exact, deterministic=True)
     conn.create_function("tei_search_exact", 2, exact, deterministic=True)
     conn.create_function("tei_snippet", 2, snippet, deterministic=True)
+    conn.create_function("tei_rank", 2, rank, deterministic=True)
     register_functions(conn)

@@ -33,61 +33,67 @@ class Query:
         }
 
 
-# The search: each index finds what it can; a query with terms for both
-# keeps the tweets both found. tei_search_mode() says which indexes the
-# terms need (1 trigram, 2 bigram, 3 both), so the unused arms stop before
-# they start; tei_*_query() build the FTS5 expressions from the user's words,
-# quoted, so that no search text is ever parsed as FTS5 syntax.
+# The search: one index finds the candidates, newest first (by tweet id,
+# which an FTS5 index reads in either direction without sorting), and each
+# candidate's text is checked for the words that index did not look up
+# (tei_search_residue) and scored (tei_rank, bm25 with every word weighted
+# alike: FTS5's own bm25() computes each word's weight from all its matches,
+# a pass over a million rows for a common word). tei_search_mode() says
+# which index the terms need: 1 trigram, 2 bigram, 3 both, in which case the
+# trigram index finds the candidates and the CJK words are checked in their
+# text, as exact as the bigram index. The unused arm stops before it starts.
+# tei_*_query() build the FTS5 expressions from the user's words, quoted, so
+# that no search text is ever parsed as FTS5 syntax.
 #
-# Without a campaign, a language or a word no index can look up, only the
-# 200 best hits are read from tweets; otherwise every hit is, and filtered.
+# Bounds: at most SCAN_LIMIT candidates are read, and the first FOUND_LIMIT
+# that pass the filters (campaign, language, words checked in the text) are
+# ranked; the best 200 of those are returned. A search with fewer matches
+# than that ranks every match.
 # The tweets row is found with `tweetid BETWEEN x AND x`, not `= x`: with an
 # equality SQLite may build a Bloom filter first, by scanning every tweet.
 # Snippets are made for the 200 rows returned only.
-_TRIGRAM_CTE = """trigram AS (
-  SELECT rowid, bm25(tweets_fts) AS score FROM tweets_fts
-  WHERE tweets_fts MATCH tei_trigram_query(:q)
-)"""
-_BIGRAM_CTES = """bigram AS (
-  SELECT rowid, bm25(tweets_cjk) AS score FROM tweets_cjk
-  WHERE tweets_cjk MATCH tei_bigram_query(:q)
+SCAN_LIMIT = 10000  # the descriptions below say these figures
+FOUND_LIMIT = 1000
+_SEARCH_RESULTS = f"""hits AS (
+  SELECT rowid FROM trigram WHERE tei_search_mode(:q) IN (1, 3)
+  UNION ALL
+  SELECT rowid FROM bigram WHERE tei_search_mode(:q) = 2
 ),
-hits AS (
-  SELECT rowid, score FROM trigram WHERE tei_search_mode(:q) = 1
-  UNION ALL
-  SELECT rowid, score FROM bigram WHERE tei_search_mode(:q) = 2
-  UNION ALL
-  SELECT trigram.rowid, trigram.score + bigram.score
-  FROM trigram JOIN bigram ON bigram.rowid = trigram.rowid WHERE tei_search_mode(:q) = 3
-)"""
-_SEARCH_RESULTS = """,
-best AS (SELECT rowid, score FROM hits ORDER BY score, rowid LIMIT 200),
 found AS (
-  SELECT t.tweetid, h.score FROM best h
+  SELECT t.tweetid, tei_rank(t.tweet_text, :q) AS score FROM hits h
   JOIN tweets t ON t.tweetid BETWEEN h.rowid AND h.rowid
-  WHERE :campaign = '' AND :language = '' AND tei_search_exact(:q)
-  UNION ALL
-  SELECT t.tweetid, h.score FROM hits h
-  JOIN tweets t ON t.tweetid BETWEEN h.rowid AND h.rowid
-  WHERE NOT (:campaign = '' AND :language = '' AND tei_search_exact(:q))
-    AND (:campaign = '' OR t.campaign = :campaign
+  WHERE (:campaign = '' OR t.campaign = :campaign
          OR EXISTS (SELECT 1 FROM shared_tweets s WHERE s.tweetid = t.tweetid AND s.campaign = :campaign))
     AND (:language = '' OR lower(t.tweet_language) = lower(:language))
-    AND (tei_search_exact(:q) OR tei_search_residue(t.tweet_text, :q))
-  ORDER BY 2, 1 LIMIT 200
-)
+    AND tei_search_residue(t.tweet_text, :q, tei_search_mode(:q) = 3)
+  LIMIT {FOUND_LIMIT}
+),
+best AS (SELECT tweetid, score FROM found ORDER BY score, tweetid DESC LIMIT 200)
 SELECT t.tweetid_str AS tweetid, t.campaign, t.tweet_time, t.userid, t.user_screen_name,
-  t.tweet_language, tei_snippet(t.tweet_text, :q) AS snippet, round(found.score, 3) AS score
-FROM found JOIN tweets t ON t.tweetid BETWEEN found.tweetid AND found.tweetid
-ORDER BY found.score, found.tweetid"""
-_SEARCH_SQL = f"WITH {_TRIGRAM_CTE},\n{_BIGRAM_CTES}{_SEARCH_RESULTS}"
+  t.tweet_language, tei_snippet(t.tweet_text, :q) AS snippet, round(best.score, 3) AS score
+FROM best JOIN tweets t ON t.tweetid BETWEEN best.tweetid AND best.tweetid
+ORDER BY best.score, best.tweetid DESC"""
+_TRIGRAM_CTE = f"""trigram AS (
+  SELECT rowid FROM tweets_fts WHERE tweets_fts MATCH tei_trigram_query(:q)
+  ORDER BY rowid DESC LIMIT {SCAN_LIMIT}
+)"""
+_BIGRAM_CTE = f"""bigram AS (
+  SELECT rowid FROM tweets_cjk WHERE tweets_cjk MATCH tei_bigram_query(:q)
+  ORDER BY rowid DESC LIMIT {SCAN_LIMIT}
+)"""
+_SEARCH_SQL = f"WITH {_TRIGRAM_CTE},\n{_BIGRAM_CTE},\n{_SEARCH_RESULTS}"
 # For a database built before the bigram index existed: the trigram index
 # only, and two-character CJK words are checked in the text of its hits.
 _SEARCH_TRIGRAM_SQL = (
-    f"WITH {_TRIGRAM_CTE},\nhits AS (SELECT rowid, score FROM trigram)"
-    + _SEARCH_RESULTS.replace("tei_search_residue(t.tweet_text, :q)",
-                              "tei_search_residue(t.tweet_text, :q, 1)")
-    .replace("tei_search_exact(:q)", "tei_search_exact(:q, 1)")
+    f"WITH {_TRIGRAM_CTE},\n"
+    + _SEARCH_RESULTS.replace(
+        """hits AS (
+  SELECT rowid FROM trigram WHERE tei_search_mode(:q) IN (1, 3)
+  UNION ALL
+  SELECT rowid FROM bigram WHERE tei_search_mode(:q) = 2
+)""", "hits AS (SELECT rowid FROM trigram)")
+    .replace("tei_search_residue(t.tweet_text, :q, tei_search_mode(:q) = 3)",
+             "tei_search_residue(t.tweet_text, :q, 1)")
 )
 
 _WEEKDAY_COLUMNS = ",\n  ".join(
@@ -99,10 +105,11 @@ QUERIES = (
     Query(
         "search",
         "Search tweets",
-        "Full-text search of tweet text in any script, ranked by relevance (bm25), with "
-        "the words found marked ⟦like this⟧. Two-character Chinese, Japanese and Korean "
-        "words are found inside longer runs of text. Optionally limit to a campaign and "
-        "a tweet language (such as en, ru, zh).",
+        "Full-text search of tweet text in any script, with the words found marked "
+        "⟦like this⟧. Two-character Chinese, Japanese and Korean words are found inside "
+        "longer runs of text. Optionally limit to a campaign and a tweet language (such "
+        "as en, ru, zh). The newest 1,000 matching tweets (of the newest 10,000 matches) "
+        "are ranked by relevance (bm25, every word weighted alike) and the best 200 shown.",
         _SEARCH_SQL,
         ("q", "campaign", "language"),
         frozenset({"tweets_fts", "tweets_cjk"}),
@@ -111,9 +118,11 @@ QUERIES = (
     Query(
         "search",
         "Search tweets",
-        "Full-text search of tweet text (words of three or more characters), ranked by "
-        "relevance (bm25), with the words found marked ⟦like this⟧. Build the database "
-        "again to search two-character Chinese, Japanese and Korean words.",
+        "Full-text search of tweet text (words of three or more characters), with the "
+        "words found marked ⟦like this⟧. The newest 1,000 matching tweets (of the newest "
+        "10,000 matches) are ranked by relevance (bm25, every word weighted alike) and the "
+        "best 200 shown. Build the database again to search two-character Chinese, "
+        "Japanese and Korean words.",
         _SEARCH_TRIGRAM_SQL,
         ("q", "campaign", "language"),
         frozenset({"tweets_fts"}),
