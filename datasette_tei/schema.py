@@ -152,6 +152,7 @@ INDEXES = (
     ("tweets", ("tweet_client_name",)),
     ("tweets", ("retweet_userid",)),
     ("users", ("userid",)),
+    ("shared_tweets", ("campaign",)),  # a campaign's shared tweets, for its summaries
     ("users", ("account_creation_date",)),
     ("imports", ("checksum",)),
     ("imports", ("path",)),
