@@ -91,10 +91,6 @@ SUMMARY_TABLES = {
 # What the campaign pages read.
 PAGE_TABLES = ("campaign_months", "campaign_hours", "campaign_account_months", "campaign_top")
 
-# A campaign's shared tweets, without scanning every campaign's (created
-# where the build's shared_tweets table exists).
-SHARED_INDEX = "CREATE INDEX IF NOT EXISTS [idx_shared_tweets_campaign] ON [shared_tweets] ([campaign])"
-
 SUMMARY_INDEXES = (
     "CREATE INDEX IF NOT EXISTS [idx_shared_values_campaigns] ON [shared_values] "
     "([campaigns] DESC, [tweets] DESC)",
@@ -120,13 +116,13 @@ def domain(url):
 
 
 def ensure(conn):
-    """Create the summary tables, their indexes and the CJK index if missing."""
+    """Create the summary tables, their indexes and the CJK index if missing.
+    (A campaign's shared tweets are found by schema.INDEXES' shared_tweets
+    (campaign) index, which the build creates with the other indexes.)"""
     for sql in SUMMARY_TABLES.values():
         conn.execute(sql)
     for sql in SUMMARY_INDEXES:
         conn.execute(sql)
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'shared_tweets'").fetchone():
-        conn.execute(SHARED_INDEX)
     cjk.ensure(conn)
 
 
@@ -306,21 +302,21 @@ def _group_summaries(conn, p):
 
 
 def _hashtags_and_urls(conn, p):
-    # Pass 3: only rows whose lists are not empty reach json_each.
+    # Pass 3: only rows whose lists are not empty reach json_each (and only
+    # valid JSON: json_each(NULL) is empty). The rows are read once per
+    # list: cheaper than materialising the listed rows.
     conn.execute("DROP TABLE IF EXISTS temp._tei_items")
     conn.execute(
         f"""CREATE TEMP TABLE _tei_items AS
-        WITH listed AS MATERIALIZED (
-            SELECT * FROM ({_rows('''t.tweetid AS tweetid, t.userid AS userid,
-                CASE WHEN t.hashtags <> '[]' AND json_valid(t.hashtags) THEN t.hashtags END AS hashtags,
-                CASE WHEN t.urls <> '[]' AND json_valid(t.urls) THEN t.urls END AS urls''')})
-            WHERE hashtags IS NOT NULL OR urls IS NOT NULL
-        )
-        SELECT 'hashtag' AS kind, j.value AS value, listed.userid AS userid, listed.tweetid AS tweetid
-        FROM listed, json_each(listed.hashtags) j WHERE j.type = 'text' AND j.value <> ''
+        SELECT 'hashtag' AS kind, j.value AS value, l.userid AS userid, l.tweetid AS tweetid
+        FROM ({_rows("t.tweetid AS tweetid, t.userid AS userid, t.hashtags AS list")}) l,
+             json_each(CASE WHEN json_valid(l.list) THEN l.list END) j
+        WHERE l.list <> '[]' AND j.type = 'text' AND j.value <> ''
         UNION ALL
-        SELECT 'url', j.value, listed.userid, listed.tweetid
-        FROM listed, json_each(listed.urls) j WHERE j.type = 'text' AND j.value <> ''""",
+        SELECT 'url', j.value, l.userid, l.tweetid
+        FROM ({_rows("t.tweetid AS tweetid, t.userid AS userid, t.urls AS list")}) l,
+             json_each(CASE WHEN json_valid(l.list) THEN l.list END) j
+        WHERE l.list <> '[]' AND j.type = 'text' AND j.value <> ''""",
         p,
     )
     _insert_top(

@@ -86,3 +86,43 @@ def test_users_from_tweets_take_the_first_tweets_profile(tmp_path, analyse):
                 assert tweeting[campaign] == len(want)
         conn.execute("ROLLBACK")
     assert results["direct"] == results["summary pass"]
+
+
+def test_lists_that_are_not_json_are_skipped(tmp_path):
+    conn = make_db(str(tmp_path / "t.db"))
+    conn.execute("UPDATE tweets SET hashtags = '[\"ok\", \"ok\"]', urls = '[\"http://a.example/x\"]' "
+                 "WHERE tweetid IN (SELECT tweetid FROM tweets WHERE campaign = 'a' LIMIT 5)")
+    conn.execute("UPDATE tweets SET hashtags = '[\"bad\"', urls = 'not json' "
+                 "WHERE tweetid IN (SELECT tweetid FROM tweets WHERE campaign = 'a' "
+                 "AND hashtags = '[]' LIMIT 5)")
+    conn.execute("BEGIN")
+    summaries.refresh(conn, "a")
+    top = conn.execute("SELECT kind, value, tweets FROM campaign_top "
+                       "WHERE campaign = 'a' AND kind IN ('hashtag', 'domain') ORDER BY kind").fetchall()
+    assert top == [("domain", "a.example", 5), ("hashtag", "ok", 5)]
+    conn.execute("ROLLBACK")
+
+
+def test_no_statement_searches_the_campaign_index_once_per_id(tmp_path):
+    """Rows read through _tei_ids are found by rowid: searching the campaign
+    index for each id reads all the campaign's rows per tweet. Checked
+    without statistics, as in a first build's summary step."""
+    conn = make_db(str(tmp_path / "t.db"))
+    # An import the bigram index has not seen: its pass reads the rows too.
+    conn.execute("INSERT INTO imports (path, campaign, kind, status) VALUES ('a.csv', 'a', 'tweets', 'done')")
+    statements = []
+    conn.set_trace_callback(statements.append)
+    conn.execute("BEGIN")
+    summaries.refresh(conn, "a", add_users=finish.add_users_seen_only_in_tweets)
+    conn.set_trace_callback(None)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _tei_ids (tweetid INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _tei_tweeting (userid TEXT PRIMARY KEY) WITHOUT ROWID")
+    from datasette_tei import cjk
+    cjk.register_functions(conn)
+    conn.create_function("tei_domain", 1, summaries.domain)
+    for sql in statements:
+        if "_tei_ids i" not in sql or sql.startswith("CREATE TEMP TABLE _tei_ids"):
+            continue
+        plan = "\n".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "campaign=?" not in plan, (sql, plan)
+    conn.execute("ROLLBACK")
