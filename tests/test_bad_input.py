@@ -10,13 +10,10 @@ Each test writes its own archives with datasette_tei.synthetic.
 import gzip
 import io
 import os
-import sqlite3
 import zipfile
 
 import pytest
-from click.testing import CliRunner
 
-from datasette_tei.cli import cli
 from datasette_tei.synthetic import (
     LAYOUTS,
     generate_tweets,
@@ -25,6 +22,7 @@ from datasette_tei.synthetic import (
     users_csv_text,
     write_zip,
 )
+from helpers import query, run_build
 
 LAYOUT = "2020"
 WIDTH = len(LAYOUTS[LAYOUT])
@@ -36,19 +34,6 @@ def tweets(n, seed=1, first_id=10**17, layout=LAYOUT):
 
 def csv_text(rows, layout=LAYOUT):
     return tweets_csv_text(rows, layout)
-
-
-def query(db_path, sql, params=()):
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def run_build(db_path, *sources):
-    return CliRunner().invoke(cli, ["build", db_path, "--silent", *map(str, sources)],
-                              catch_exceptions=False)
 
 
 @pytest.fixture

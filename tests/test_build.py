@@ -6,7 +6,6 @@ Each test writes its own archives with datasette_tei.synthetic.
 import gzip
 import json
 import os
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +21,7 @@ from datasette_tei.synthetic import (
     users_csv_text,
     write_zip,
 )
+from helpers import query, run_build
 
 
 def rows_for(n, layout, seed=1, first_id=10**17):
@@ -38,18 +38,6 @@ def place(root, relative, text=None, zip_members=None):
         with open(path, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
     return path
-
-
-def query(db_path, sql, params=()):
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def run_build(db_path, *args):
-    return CliRunner().invoke(cli, ["build", db_path, "--silent", *args], catch_exceptions=False)
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))

@@ -21,6 +21,7 @@ import urllib.request
 import pytest
 
 from datasette_tei.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text, write_zip
+from helpers import query
 
 BUILD = os.path.join(os.path.dirname(sys.executable), "datasette-tei")
 DATASETTE = os.path.join(os.path.dirname(sys.executable), "datasette")
@@ -93,14 +94,6 @@ def finished(process):
 
 def run(db, sources, **kwargs):
     return finished(build(db, sources, **kwargs))
-
-
-def query(db, sql, params=()):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def snapshot(db):
