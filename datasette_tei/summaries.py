@@ -2,7 +2,7 @@
 aggregate millions of rows per request.
 
 `refresh(conn, campaign)` recomputes one campaign inside the caller's
-transaction, in four passes over the campaign's rows:
+transaction, in these passes over the campaign's rows:
 
 1. the (campaign, tweet_time) index only: tweets per hour bucket, from which
    months, hours of the day and weekdays are derived;
@@ -10,8 +10,10 @@ transaction, in four passes over the campaign's rows:
    account, from which the tables of languages, clients, most active and
    most retweeted accounts are derived, and the campaign's tweeting
    accounts (for campaigns.tweeting_accounts and finish's users rows);
-3. the rows with hashtags or URLs, unnested with json_each;
-4. the rows with CJK text, for the bigram search index (cjk.py).
+3. the rows with hashtags, then with URLs, unnested with json_each;
+4. the rows of imports that the load did not index for two-character CJK
+   search (none, unless loaded by an older version): cjk.refresh;
+then facet_counts.refresh counts the tweets page's default facets.
 
 Small temporary tables hold the intermediate groups; every summary is a
 narrow table keyed by campaign.
