@@ -146,6 +146,10 @@ TABLES = {
 # (table, columns): built after the bulk load, used by the common filters.
 INDEXES = (
     ("tweets", ("campaign", "tweet_time")),
+    # Entries of one campaign in tweetid order: the tweets table filtered to a
+    # campaign, in its default order, reads this instead of scanning the
+    # primary key past every other campaign's tweets.
+    ("tweets", ("campaign",)),
     ("tweets", ("tweet_time",)),
     ("tweets", ("userid", "tweet_time")),
     ("tweets", ("tweet_language",)),
