@@ -21,16 +21,14 @@ def finish(conn, progress):
     from .load import checkpoint  # the interruption tests' hook
 
     progress.message("Creating indexes")
-    # Each CREATE INDEX sorts every row: with two threads SQLite sorts on two
-    # cores. Only here: a threaded sorter holds more than one buffer of
-    # cache_size at a time, and the summaries' sorts then pushed the peak
-    # memory of a 1M-tweet build past 200 MB.
-    conn.execute("PRAGMA threads = 2")
+    # No PRAGMA threads: sorting on two cores saved about 2 of 12 s of
+    # indexes on 1M tweets when the second core was idle, little when the
+    # parse of another build shares it, and a threaded sorter holds more
+    # than one buffer of cache_size: the build's peak went from 197 to 202 MB.
     conn.execute("BEGIN")
     ensure_indexes(conn)
     checkpoint("indexes")
     conn.execute("COMMIT")
-    conn.execute("PRAGMA threads = 0")
     dirty = [row[0] for row in conn.execute("SELECT campaign FROM tei_dirty ORDER BY campaign")]
     for campaign in dirty:
         progress.message(f"Summarising {campaign}")
@@ -75,34 +73,32 @@ def add_users_seen_only_in_tweets(conn, campaign, tweeting=None):
     `tweeting`, a table of the distinct userids of the campaign's tweets
     (summaries.refresh makes one), spares reading every row again: each
     account's first tweet is then one lookup in the (userid, tweet_time)
-    index. +f.campaign keeps it there rather than in the campaign index."""
-    if tweeting:
+    index. +f.campaign keeps it there rather than in a campaign index."""
+    made = None
+    if not tweeting:
+        made = tweeting = "temp._tei_users_seen"
+        conn.execute(f"DROP TABLE IF EXISTS {made}")
+        conn.execute(f"CREATE TABLE {made} (userid TEXT PRIMARY KEY) WITHOUT ROWID")
         conn.execute(
-            f"""
-            INSERT INTO users (campaign, userid, {_PROFILE}, is_hashed, from_users_file)
-            SELECT t.campaign, t.userid, {_prefixed("t")},
-                   t.userid = t.user_screen_name AND t.userid GLOB '*[^0-9]*', 0
-            FROM {tweeting} u CROSS JOIN tweets t ON t.tweetid = (
-                SELECT f.tweetid FROM tweets f WHERE f.userid = u.userid AND +f.campaign = :campaign
-                ORDER BY f.tweet_time, f.tweetid LIMIT 1)
-            ORDER BY u.userid
-            ON CONFLICT (campaign, userid) DO NOTHING
-            """,
-            {"campaign": campaign},
+            f"INSERT OR IGNORE INTO {made} (userid) "
+            "SELECT userid FROM tweets WHERE campaign = ? AND userid IS NOT NULL",
+            (campaign,),
         )
-        return
     conn.execute(
         f"""
         INSERT INTO users (campaign, userid, {_PROFILE}, is_hashed, from_users_file)
-        SELECT campaign, userid, {_PROFILE},
-               userid = user_screen_name AND userid GLOB '*[^0-9]*', 0
-        FROM tweets
-        WHERE campaign = :campaign AND userid IS NOT NULL
-        GROUP BY userid
+        SELECT t.campaign, t.userid, {_prefixed("t")},
+               t.userid = t.user_screen_name AND t.userid GLOB '*[^0-9]*', 0
+        FROM {tweeting} u CROSS JOIN tweets t ON t.tweetid = (
+            SELECT f.tweetid FROM tweets f WHERE f.userid = u.userid AND +f.campaign = :campaign
+            ORDER BY f.tweet_time, f.tweetid LIMIT 1)
+        ORDER BY u.userid
         ON CONFLICT (campaign, userid) DO NOTHING
         """,
         {"campaign": campaign},
     )
+    if made:
+        conn.execute(f"DROP TABLE {made}")
 
 
 def _prefixed(alias):

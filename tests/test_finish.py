@@ -1,6 +1,10 @@
 """The figures finish derives from the tweets: the users rows of accounts
 seen only in tweets and campaigns.tweeting_accounts, computed from the
-summary pass, checked against an oracle and against the direct queries."""
+summary pass, checked against an oracle and against the direct queries.
+
+An account's users row takes the profile of its first tweet (tweet_time,
+then tweetid), whichever indexes exist: the former GROUP BY took whichever
+row came first in the index the planner chose."""
 import random
 import sqlite3
 
