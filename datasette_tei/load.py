@@ -91,7 +91,9 @@ def connect(path):
     # lose the last transaction, which the next build then redoes.
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: keeps peak memory bounded
+    # 32 MiB: SQLite sorts (indexes, summaries) take up to as much again, and
+    # the whole build must stay under 200 MB whatever the archive's size.
+    conn.execute("PRAGMA cache_size = -32768")
     conn.execute("PRAGMA temp_store = FILE")
     return conn
 
