@@ -49,12 +49,18 @@ def build_demo(folder):
 class Server:
     """`datasette serve` on 127.0.0.1, started and stopped by this process."""
 
-    def __init__(self, db, port=None, log=None, extra=()):
+    def __init__(self, db, port=None, log=None, extra=(), immutable=False):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log or tempfile.TemporaryFile()
+        # Immutable, with the inspect file beside the database if there is
+        # one: how a built database is meant to be served.
+        target = ["-i", db] if immutable else [db]
+        inspect = os.path.join(os.path.dirname(db), "inspect.json")
+        if immutable and os.path.exists(inspect):
+            target += ["--inspect-file", inspect]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "datasette", "serve", db, "--host", "127.0.0.1",
+            [sys.executable, "-m", "datasette", "serve", *target, "--host", "127.0.0.1",
              "--port", str(self.port), *extra],
             stdout=subprocess.DEVNULL, stderr=self.log)
 
@@ -235,9 +241,9 @@ def table(results, failures, elapsed):
     return "\n".join(lines)
 
 
-def run(db, clients=50, duration=60.0, max_requests=1_000_000, extra=()):
+def run(db, clients=50, duration=60.0, max_requests=1_000_000, extra=(), immutable=False):
     """Serve db, load it, stop; returns (results, failures, elapsed, server log tail)."""
-    with Server(db, extra=extra) as server:
+    with Server(db, extra=extra, immutable=immutable) as server:
         requests = plan(server.base)
         results, failures, elapsed = asyncio.run(
             drive(server.base, requests, clients, duration, max_requests))
@@ -251,6 +257,8 @@ def main():
     parser.add_argument("--duration", type=float, default=60.0, help="seconds")
     parser.add_argument("--max-requests", type=int, default=1_000_000)
     parser.add_argument("--metadata", help="metadata.yml to serve with (optional)")
+    parser.add_argument("--immutable", action="store_true",
+                        help="serve with -i, and the inspect.json beside the database if there is one")
     parser.add_argument("--setting", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a Datasette setting for the server, e.g. --setting suggest_facets off")
     args = parser.parse_args()
@@ -259,9 +267,11 @@ def main():
         extra += ("--setting", name, value)
     with tempfile.TemporaryDirectory() as folder:
         db = args.db or build_demo(folder)
-        print(f"{args.clients} clients for up to {args.duration:g} s against datasette serve {db}"
+        print(f"{args.clients} clients for up to {args.duration:g} s against datasette serve "
+              f"{'-i ' if args.immutable else ''}{db}"
               + "".join(f" {part}" for part in extra), flush=True)
-        results, failures, elapsed, log = run(db, args.clients, args.duration, args.max_requests, extra)
+        results, failures, elapsed, log = run(db, args.clients, args.duration, args.max_requests, extra,
+                                              immutable=args.immutable)
     print(table(results, failures, elapsed))
     if failures:
         shown = [detail for details in failures.values() for detail in details][:10]
