@@ -18,6 +18,7 @@ from datasette.app import Datasette
 
 from datasette_tei import facet_counts, load
 from datasette_tei.synthetic import generate_tweets, tweets_csv_text
+from helpers import query
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATASETTE_1 = hasattr(Datasette, "add_query")
@@ -39,14 +40,6 @@ def execute(path, *statements):
         for statement in statements:
             conn.execute(statement)
         conn.commit()
-    finally:
-        conn.close()
-
-
-def rows(path, sql, params=()):
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
 
@@ -79,7 +72,7 @@ async def facets(ds, path, query=""):
 
 
 def campaign_names(path):
-    return [r[0] for r in rows(path, "SELECT name FROM campaigns ORDER BY name")]
+    return [r[0] for r in query(path, "SELECT name FROM campaigns ORDER BY name")]
 
 
 # The views the counts answer: every tweet, one campaign's; with facets
@@ -191,7 +184,7 @@ async def test_html_page_shows_the_facets_and_their_links_work(demo_db, tmp_path
         (await theirs.client.get(f"/demo/tweets?campaign={campaign}")).text)
     # The chosen campaign is shown selected, with its count and a link that
     # removes the filter.
-    count = rows(demo_db, "SELECT count(*) FROM tweets WHERE campaign = ?", (campaign,))[0][0]
+    count = query(demo_db, "SELECT count(*) FROM tweets WHERE campaign = ?", (campaign,))[0][0]
     assert re.search(rf'<li>{campaign} &middot; (<span class="facet-count">)?{count:,}(</span>)? '
                      r'<a href="(http://localhost)?/demo/tweets" class="cross">', filtered)
 
@@ -244,7 +237,7 @@ def oracle(path, campaign):
 
 def stored(path, campaign):
     out = {facet: Counter() for facet in facet_counts.FACETS}
-    for type_, facet, value, count in rows(
+    for type_, facet, value, count in query(
             path, f"SELECT type, facet, value, count FROM {facet_counts.TABLE} WHERE campaign IS ?",
             (campaign,)):
         out[(type_, facet)][value] = count
@@ -263,8 +256,8 @@ def assert_counts_match_the_rows(path):
     conn = sqlite3.connect(path)
     assert facet_counts.current(conn)  # so that the pages use them
     conn.close()
-    assert rows(path, f"SELECT count(*) FROM {facet_counts.TABLE} WHERE count <= 0")[0][0] == 0
-    assert rows(path, f"SELECT count(*) FROM {facet_counts.TABLE} WHERE campaign IS NOT NULL "
+    assert query(path, f"SELECT count(*) FROM {facet_counts.TABLE} WHERE count <= 0")[0][0] == 0
+    assert query(path, f"SELECT count(*) FROM {facet_counts.TABLE} WHERE campaign IS NOT NULL "
                       "AND campaign NOT IN (SELECT name FROM campaigns)")[0][0] == 0
 
 
@@ -289,13 +282,13 @@ async def test_generated_database_built_in_steps(tmp_path):
         report = load.build(db, sources)
         assert report.ok, report.errors
         assert_counts_match_the_rows(db)
-        assert rows(db, "SELECT count(*) FROM shared_tweets")[0][0] == (5 if step else 0)
+        assert query(db, "SELECT count(*) FROM shared_tweets")[0][0] == (5 if step else 0)
         await assert_same_facets(db, tmp_path / f"step{step}", counted_views(db))
     # The odd values did reach the table.
-    assert rows(db, "SELECT count(*) FROM tweets WHERE tweet_time IS NULL")[0][0] == 2
-    assert rows(db, "SELECT count(*) FROM tweets WHERE tweet_language IS NULL")[0][0] == 2
-    assert rows(db, "SELECT count(*) FROM tweets WHERE is_retweet IS NULL")[0][0] == 2
-    assert rows(db, "SELECT count(*) FROM tweets WHERE hashtags = '[\"dup\", \"dup\", \"x\"]'")[0][0] == 2
+    assert query(db, "SELECT count(*) FROM tweets WHERE tweet_time IS NULL")[0][0] == 2
+    assert query(db, "SELECT count(*) FROM tweets WHERE tweet_language IS NULL")[0][0] == 2
+    assert query(db, "SELECT count(*) FROM tweets WHERE is_retweet IS NULL")[0][0] == 2
+    assert query(db, "SELECT count(*) FROM tweets WHERE hashtags = '[\"dup\", \"dup\", \"x\"]'")[0][0] == 2
     await assert_same_facets(db, tmp_path / "live", live_views(db))
 
 
@@ -303,14 +296,14 @@ def test_refresh_without_an_id_table_and_again(demo_db, tmp_path):
     """refresh() reads the rows itself when no id table is given, and a
     second refresh of the same campaign changes nothing."""
     path = copy(demo_db, str(tmp_path / "copy"))
-    before = rows(path, f"SELECT * FROM {facet_counts.TABLE} ORDER BY 1, 2, 3, 4")
+    before = query(path, f"SELECT * FROM {facet_counts.TABLE} ORDER BY 1, 2, 3, 4")
     conn = sqlite3.connect(path, isolation_level=None)
     for name in campaign_names(path) * 2:
         conn.execute("BEGIN")
         facet_counts.refresh(conn, name)
         conn.execute("COMMIT")
     conn.close()
-    assert rows(path, f"SELECT * FROM {facet_counts.TABLE} ORDER BY 1, 2, 3, 4") == before
+    assert query(path, f"SELECT * FROM {facet_counts.TABLE} ORDER BY 1, 2, 3, 4") == before
     assert_counts_match_the_rows(path)
 
 
