@@ -92,6 +92,18 @@ def finished(process):
     return process.returncode, err
 
 
+def ctrl_c(process):
+    """Ctrl-C to a build stopped at its checkpoint: exit 130 and one line."""
+    wait_until_stopped(process)
+    os.killpg(process.pid, signal.SIGINT)  # the whole process group, as a terminal does
+    os.killpg(process.pid, signal.SIGCONT)
+    status, err = finished(process)
+    assert status == 130
+    assert err.strip().splitlines() == [
+        "Interrupted: archives already committed are kept, the one in progress was rolled back. "
+        "Run the same command again to finish."]
+
+
 def run(db, sources, **kwargs):
     return finished(build(db, sources, **kwargs))
 
@@ -209,14 +221,7 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_database(tmp_path, sources, 
 def test_ctrl_c_gives_one_line_and_the_same_guarantee(tmp_path, sources, clean, stop_at, present):
     db = str(tmp_path / "tei.db")
     process = build(db, sources, stop_at=stop_at)
-    wait_until_stopped(process)
-    os.killpg(process.pid, signal.SIGINT)  # the whole process group, as a terminal does
-    os.killpg(process.pid, signal.SIGCONT)
-    status, err = finished(process)
-    assert status == 130
-    assert err.strip().splitlines() == [
-        "Interrupted: archives already committed are kept, the one in progress was rolled back. "
-        "Run the same command again to finish."]
+    ctrl_c(process)
     assert_each_archive_whole_or_absent(db, sources, clean[1], present)
     status, err = run(db, sources)
     assert status == 0, err
@@ -234,14 +239,7 @@ def test_ctrl_c_while_a_child_process_parses(tmp_path):
     assert os.path.getsize(big) >= stream.PARALLEL_MIN_BYTES
     db = str(tmp_path / "tei.db")
     process = build(db, [big], stop_at="rows:3")
-    wait_until_stopped(process)
-    os.killpg(process.pid, signal.SIGINT)
-    os.killpg(process.pid, signal.SIGCONT)
-    status, err = finished(process)
-    assert status == 130
-    assert err.strip().splitlines() == [
-        "Interrupted: archives already committed are kept, the one in progress was rolled back. "
-        "Run the same command again to finish."]
+    ctrl_c(process)
     deadline = time.monotonic() + TIMEOUT
     while True:  # the parsing process went with the build
         try:
