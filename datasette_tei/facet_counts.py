@@ -34,7 +34,7 @@ import re
 
 from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
 
-from .schema import set_meta
+from .schema import is_tei_database, set_meta
 
 TABLE = "tei_facet_counts"
 # Bumped when what the counts mean changes: older counts are then not used.
@@ -244,6 +244,25 @@ _VIEW = re.compile(
     re.IGNORECASE,
 )
 
+# Above this many rows a view of a TEI database gets no suggested facets.
+SUGGEST_MAX_ROWS = 100_000
+# database name -> (Datasette instance, is a TEI database?)
+_TEI = {}
+
+
+async def _is_tei(ds, database):
+    known = _TEI.get(database)
+    if known and known[0] is ds:
+        return known[1]
+    db = ds.databases.get(database)
+    try:
+        result = db is not None and bool(await db.execute_fn(is_tei_database))
+    except Exception:
+        result = False
+    _TEI[database] = (ds, result)
+    return result
+
+
 # database name -> (Datasette instance, current?): kept for an immutable
 # database; a mutable one (perhaps being built) is checked on every request.
 _CURRENT = {}
@@ -304,6 +323,31 @@ class _Precomputed:
         if not ok or not await _counts_current(self.ds, self.database):
             return False, None
         return True, campaign
+
+    async def suggest(self):
+        # Datasette suggests facets by grouping the page's rows by every
+        # column, three facet types over, each query stopped at
+        # facet_suggest_time_limit_ms: over a million tweets that is about a
+        # hundred queries that all time out, some 5 s of CPU per table page
+        # for no suggestion. In a TEI database, tweets gets none (its facets
+        # are in metadata, and counting a search's matches to decide would
+        # cost as much as a facet), nor does any view of more rows than
+        # SUGGEST_MAX_ROWS; smaller ones, such as the users table, keep them.
+        if await _is_tei(self.ds, self.database) and (
+                self.table == "tweets" or not await self._few_rows()):
+            return []
+        return await super().suggest()
+
+    async def _few_rows(self):
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM ({self.sql}) LIMIT {SUGGEST_MAX_ROWS + 1})"
+        try:
+            rows = await self.ds.execute(
+                self.database, sql, self.params,
+                custom_time_limit=self.ds.setting("facet_suggest_time_limit_ms"),
+            )
+        except Exception:  # interrupted (too many rows to count quickly) or not countable
+            return False
+        return rows.first()[0] <= SUGGEST_MAX_ROWS
 
     async def facet_results(self):
         configs = self.get_configs()

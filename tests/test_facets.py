@@ -322,3 +322,28 @@ def test_refresh_without_an_id_table_and_again(demo_db, tmp_path):
 ])
 def test_which_views_the_counts_answer(sql, params, expected):
     assert facet_counts.view_campaign(sql, params) == expected
+
+
+async def suggested(ds, path, table, query=""):
+    """The names of the facets Datasette suggests on a table page."""
+    database = pathlib.Path(path).stem
+    response = await ds.client.get(f"/{database}/{table}.json?_size=0&_extra=suggested_facets&{query}")
+    assert response.status_code == 200, response.text[:500]
+    return {facet["name"] for facet in response.json()["suggested_facets"]}
+
+
+@pytest.mark.asyncio
+async def test_no_facet_suggestions_on_tweets_nor_on_large_views(demo_db, tmp_path, monkeypatch):
+    """Suggesting facets groups every row by every column: tweets gets none,
+    other tables get Datasette's suggestions while they are small."""
+    ds = make_datasette(demo_db)
+    assert await suggested(ds, demo_db, "tweets") == set()
+    assert await suggested(ds, demo_db, "tweets", "_search=news") == set()
+    small = await suggested(ds, demo_db, "users")
+    assert small  # the demo's users table is small: Datasette's suggestions stay
+    # Outside a TEI database, Datasette's suggestions are untouched.
+    other = copy(demo_db, str(tmp_path / "other"), "DROP TABLE tei_meta")
+    assert await suggested(make_datasette(other), other, "tweets")
+    # A view of more rows than the limit gets none.
+    monkeypatch.setattr(facet_counts, "SUGGEST_MAX_ROWS", 3)
+    assert await suggested(make_datasette(demo_db), demo_db, "users") == set()
