@@ -95,7 +95,7 @@ def _parse(member, tail):
         reader.close()
 
 
-def _child(receive, connection, path, campaign, name, size, checksum, tail):
+def _child(receive, connection, path, campaign, name, size, checksum, local, tail):
     """Runs in the child: parse and send every event, or the error."""
     # A forked child holds a copy of the parent's reading end: closed, a
     # parent that died makes the next write fail instead of block forever.
@@ -103,11 +103,12 @@ def _child(receive, connection, path, campaign, name, size, checksum, tail):
     # Ctrl-C reaches the whole process group; the parent handles it and
     # ends this process, which must not answer it with an error message.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The archive opens its zip again on the first read, here in the child:
+    # through the central directory, or, for a zip without one, at the
+    # member's place found by the parent's scan of the local headers.
     archive = Archive(path=path, campaign=campaign)
     try:
-        if archive.format == "zip":
-            archive._zip = zipfile.ZipFile(path)
-        member = Member(archive, name, size, checksum)
+        member = Member(archive, name, size, checksum, local)
         for event in _parse(member, tail):
             connection.send_bytes(marshal.dumps(event))
     except ArchiveError as error:
@@ -146,7 +147,7 @@ def _from_child(member, tail):
     process = context.Process(
         target=_child,
         args=(receive, send, member.archive.path, member.archive.campaign, member.name, member.size,
-              member.checksum, tuple(tail)),
+              member.checksum, member.local, tuple(tail)),
         daemon=True,
     )
     process.start()

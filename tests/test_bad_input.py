@@ -77,14 +77,18 @@ def member_data_offset(data, name):
 
 
 def test_truncated_zip(src, db_path):
+    """Its one member cut short fails, named; see test_truncated_zip.py for more."""
     path = src / "cut_082020_tweets_csv_hashed.zip"
-    write_zip(str(path), {"cut_082020_tweets_csv_hashed.csv": csv_text(tweets(200))})
+    member = "cut_082020_tweets_csv_hashed.csv"
+    write_zip(str(path), {member: csv_text(tweets(200))})
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) * 2 // 3])  # a download that stopped short
+    cut = len(data) * 2 // 3
+    path.write_bytes(data[:cut])  # a download that stopped short
     result = run_build(db_path, src)
     assert result.exit_code == 1
-    assert error_lines(result) == [f"Error: {path}: not a readable zip file (File is not a zip file)"]
-    assert failed_imports(db_path) == [(str(path), None, f"{path}: not a readable zip file (File is not a zip file)")]
+    message = f"{path}:{member}: cut short (the zip file ends at byte {cut}, inside this member): download it again"
+    assert error_lines(result) == [f"Error: {message}"]
+    assert failed_imports(db_path) == [(str(path), member, message)]
     assert query(db_path, "select count(*) from tweets where campaign = 'cut_082020'") == [(0,)]
     assert_good_archive_loaded(db_path)
 
