@@ -3,17 +3,12 @@
 functions). The render_cell helpers are here because they are a few lines."""
 import json
 import re
-import time
 
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from . import cjk, facet_counts, pages, queries
-
-# Whether each database has the TEI schema: a yes is kept, a no is checked
-# again after a while (a database being built gets its tables later).
-_TEI = {}
-_RECHECK_SECONDS = 10
+from . import cjk, facet_counts, pages, queries, served
+from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
 _HASHED = re.compile(r"^(?:[0-9a-f]{64}|[A-Za-z0-9+/]{38,44}={0,2})$")
@@ -22,27 +17,12 @@ _ID_COLUMNS = {"userid", "retweet_userid", "in_reply_to_userid", "user_screen_na
 _TWEETID_COLUMNS = {"tweetid", "tweetid_str"}
 
 
-async def _is_tei(datasette, database):
-    known = _TEI.get(database)
-    if known and known[0] is datasette and (known[1] or time.monotonic() < known[2]):
-        return known[1]
-    db = datasette.databases.get(database)
-    result = False
-    if db is not None:
-        try:
-            result = bool(await db.execute_fn(queries.is_tei_database))
-        except Exception:
-            result = False
-    _TEI[database] = (datasette, result, time.monotonic() + _RECHECK_SECONDS)
-    return result
-
-
 @hookimpl
 def startup(datasette):
     async def inner():
         for name in list(datasette.databases):
-            _TEI.pop(name, None)
-            await _is_tei(datasette, name)
+            served.forget(name)
+            await served.is_tei(datasette, name)
         if hasattr(datasette, "add_query"):  # Datasette 1.0a31 and later
             await queries.register_all(datasette)
 
@@ -58,9 +38,18 @@ def canned_queries(datasette, database):
     return inner
 
 
+# Memory-mapped reads: a search or facet over many tweets reads each
+# matching row by its id, and with mmap a page already in the operating
+# system's cache costs a memory read, not a system call and a copy into
+# SQLite's small page cache (about a third less time per row measured).
+MMAP_BYTES = 2**31 - 2**16  # the largest size SQLite builds allow by default
+
+
 @hookimpl
 def prepare_connection(conn):
     cjk.register_search_functions(conn)
+    if is_tei_database(conn):
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 
 @hookimpl(hookwrapper=True)
@@ -94,7 +83,7 @@ def table_actions(datasette, database, table, request):
         return None
 
     async def inner():
-        if not await _is_tei(datasette, database):
+        if not await served.is_tei(datasette, database):
             return []
         links = [{"href": datasette.urls.path("/-/tei"), "label": "Campaign pages"}]
         campaign = request.args.get("campaign") if request is not None else None
@@ -150,7 +139,7 @@ def render_cell(value, column, table, database, datasette):
         return None
 
     async def inner():
-        if not await _is_tei(datasette, database):
+        if not await served.is_tei(datasette, database):
             return None
         if column in _TWEETID_COLUMNS:
             if not str(value).isdigit():

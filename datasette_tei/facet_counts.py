@@ -34,7 +34,8 @@ import re
 
 from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
 
-from .schema import is_tei_database, set_meta
+from . import served
+from .schema import set_meta
 
 TABLE = "tei_facet_counts"
 # Bumped when what the counts mean changes: older counts are then not used.
@@ -246,23 +247,6 @@ _VIEW = re.compile(
 
 # Above this many rows a view of a TEI database gets no suggested facets.
 SUGGEST_MAX_ROWS = 100_000
-# database name -> (Datasette instance, is a TEI database?)
-_TEI = {}
-
-
-async def _is_tei(ds, database):
-    known = _TEI.get(database)
-    if known and known[0] is ds:
-        return known[1]
-    db = ds.databases.get(database)
-    try:
-        result = db is not None and bool(await db.execute_fn(is_tei_database))
-    except Exception:
-        result = False
-    _TEI[database] = (ds, result)
-    return result
-
-
 # database name -> (Datasette instance, current?): kept for an immutable
 # database; a mutable one (perhaps being built) is checked on every request.
 _CURRENT = {}
@@ -333,7 +317,7 @@ class _Precomputed:
         # are in metadata, and counting a search's matches to decide would
         # cost as much as a facet), nor does any view of more rows than
         # SUGGEST_MAX_ROWS; smaller ones, such as the users table, keep them.
-        if await _is_tei(self.ds, self.database) and (
+        if await served.is_tei(self.ds, self.database) and (
                 self.table == "tweets" or not await self._few_rows()):
             return []
         return await super().suggest()

@@ -16,7 +16,7 @@ import pytest_asyncio
 import yaml
 from datasette.app import Datasette
 
-from datasette_tei import cjk, queries
+from datasette_tei import MMAP_BYTES, cjk, queries
 from test_summaries import campaign_rows, expected, oracle_domain
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -447,6 +447,21 @@ async def test_queries_only_for_tei_databases(demo_db, tmp_path):
     assert "hashtags__arraycontains" not in page and "tei-id" not in page
     names = [c["database"] for c in (await get_json(ds, "/-/tei.json"))["campaigns"]]
     assert set(names) == {"demo"}
+
+
+@pytest.mark.asyncio
+async def test_tei_databases_are_read_memory_mapped(demo_db, tmp_path):
+    """Datasette's connections to a TEI database read it through mmap; to
+    any other database, as Datasette opens it."""
+    other = str(tmp_path / "other.db")
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    ds = await started(make_datasette([demo_db], immutables=[other]))
+
+    def mmap_size(conn):
+        return conn.execute("PRAGMA mmap_size").fetchone()[0]
+
+    assert await ds.get_database("demo").execute_fn(mmap_size) == MMAP_BYTES
+    assert await ds.get_database("other").execute_fn(mmap_size) == 0
 
 
 # --- A database built before the summaries existed ---------------------------------
