@@ -21,10 +21,10 @@ def finish(conn, progress):
     from .load import checkpoint  # the interruption tests' hook
 
     progress.message("Creating indexes")
-    # No PRAGMA threads: sorting on two cores saved about 2 of 12 s of
-    # indexes on 1M tweets when the second core was idle, little when the
-    # parse of another build shares it, and a threaded sorter holds more
-    # than one buffer of cache_size: the build's peak went from 197 to 202 MB.
+    # No PRAGMA threads: sorting on two cores saved 0 to 2 of 11 s of
+    # indexes on 1M tweets and nothing of the summaries, and a threaded
+    # sorter holds a buffer of cache_size per thread: the build's peak went
+    # from 113 to 156 MB.
     conn.execute("BEGIN")
     ensure_indexes(conn)
     checkpoint("indexes")

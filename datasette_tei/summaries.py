@@ -188,7 +188,7 @@ def _time_summaries(conn, p):
     # Pass 1: hour buckets 'YYYY-MM-DD HH' (at most ~9,000 a year).
     conn.execute("DROP TABLE IF EXISTS temp._tei_hours")
     conn.execute(
-        f"""CREATE TEMP TABLE _tei_hours AS
+        """CREATE TEMP TABLE _tei_hours AS
         SELECT bucket, count(*) AS tweets FROM (
             SELECT substr(t.tweet_time, 1, 13) AS bucket FROM tweets t
             WHERE t.campaign = :campaign
