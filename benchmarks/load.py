@@ -10,6 +10,9 @@ Bounded in time (--duration) and in count (--max-requests); it stops by
 itself, stops the server, and prints requests served, errors and the
 p50/p95/p99 latency per kind of request.
 
+Serves with the settings the README recommends for a published instance
+(benchmarks/serve.py's SETTINGS), unless --datasette-defaults.
+
 Usage: python benchmarks/load.py [--db tei.db] [--clients 50] [--duration 60]
 Exit status 1 when any request failed (a status of 400 or more, or no answer).
 """
@@ -30,6 +33,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from serve import SETTINGS as RECOMMENDED_SETTINGS  # noqa: E402
 SEARCH_TERMS = ["election", "news", "香港", "Выборы", "الحكومة", "freedom people", "经济发展"]
 
 
@@ -260,10 +266,16 @@ def main():
     parser.add_argument("--immutable", action="store_true",
                         help="serve with -i, and the inspect.json beside the database if there is one")
     parser.add_argument("--setting", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="a Datasette setting for the server, e.g. --setting suggest_facets off")
+                        help="a Datasette setting for the server, e.g. --setting num_sql_threads 3")
+    parser.add_argument("--datasette-defaults", action="store_true",
+                        help="serve with Datasette's default settings, not the README's recommended ones")
     args = parser.parse_args()
     extra = ("-m", args.metadata) if args.metadata else ()
-    for name, value in args.setting:
+    # The settings the README recommends for a published instance, unless
+    # asked otherwise; --setting adds to them or overrides them.
+    settings = {} if args.datasette_defaults else dict(RECOMMENDED_SETTINGS)
+    settings.update(args.setting)
+    for name, value in settings.items():
         extra += ("--setting", name, value)
     with tempfile.TemporaryDirectory() as folder:
         db = args.db or build_demo(folder)

@@ -97,6 +97,7 @@ SETTINGS = (
     ("allow_download", "off"),
     ("default_cache_ttl", "86400"),
     ("sql_time_limit_ms", "3000"),
+    ("num_sql_threads", "8"),
 )
 
 
