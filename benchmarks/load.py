@@ -13,7 +13,7 @@ p50/p95/p99 latency per kind of request.
 Serves with the settings the README recommends for a published instance
 (benchmarks/serve.py's SETTINGS), unless --datasette-defaults.
 
-Usage: python benchmarks/load.py [--db tei.db] [--clients 50] [--duration 60]
+Usage: python benchmarks/load.py [--db tei.db | --tweets 1000000] [--clients 50] [--duration 60]
 Exit status 1 when any request failed (a status of 400 or more, or no answer).
 """
 import argparse
@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from serve import SETTINGS as RECOMMENDED_SETTINGS  # noqa: E402
+from serve import SETTINGS as RECOMMENDED_SETTINGS, ensure_database  # noqa: E402
 SEARCH_TERMS = ["election", "news", "香港", "Выборы", "الحكومة", "freedom people", "经济发展"]
 
 
@@ -259,6 +259,10 @@ def run(db, clients=50, duration=60.0, max_requests=1_000_000, extra=(), immutab
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="a database built by datasette-tei (default: build the demo)")
+    parser.add_argument("--tweets", type=int,
+                        help="instead, N synthetic tweets (and a 100k-tweet campaign), built once and "
+                             "kept under --dir as benchmarks/serve.py builds them; served immutable")
+    parser.add_argument("--dir", default=os.path.join(ROOT, "bench-data"))
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds")
     parser.add_argument("--max-requests", type=int, default=1_000_000)
@@ -270,6 +274,8 @@ def main():
     parser.add_argument("--datasette-defaults", action="store_true",
                         help="serve with Datasette's default settings, not the README's recommended ones")
     args = parser.parse_args()
+    if args.tweets and not args.metadata:
+        args.metadata = os.path.join(ROOT, "metadata.yml")  # as serve.py serves it
     extra = ("-m", args.metadata) if args.metadata else ()
     # The settings the README recommends for a published instance, unless
     # asked otherwise; --setting adds to them or overrides them.
@@ -278,7 +284,12 @@ def main():
     for name, value in settings.items():
         extra += ("--setting", name, value)
     with tempfile.TemporaryDirectory() as folder:
-        db = args.db or build_demo(folder)
+        if args.tweets:
+            db, _ = ensure_database(os.path.join(args.dir, f"serve_{args.tweets}"), args.tweets,
+                                    os.path.dirname(sys.executable))
+            args.immutable = True
+        else:
+            db = args.db or build_demo(folder)
         print(f"{args.clients} clients for up to {args.duration:g} s against datasette serve "
               f"{'-i ' if args.immutable else ''}{db}"
               + "".join(f" {part}" for part in extra), flush=True)
