@@ -26,6 +26,7 @@ from datasette_tei.cli import cli
 from datasette_tei.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text
 
 from gcs_server import FakeGCS, Proxy, file_size, free_port, wait_for
+from helpers import default_sigint
 
 URL = "gs://tei-test/hashed/"
 BIG_URL = "gs://tei-big/hashed/"
@@ -139,7 +140,8 @@ def run(*args):
 def subprocess_cli(*args, env):
     code = "from datasette_tei.cli import cli; cli()"
     return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
 
 
 def one_line_error(result_text):

@@ -10,11 +10,10 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from datasette_tei import load, stream
+from datasette_tei import stream
 from datasette_tei.cli import cli
 from datasette_tei.synthetic import (
     LAYOUTS,
-    USERS_HEADER,
     generate_tweets,
     make_users,
     tweets_csv_text,

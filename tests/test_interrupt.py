@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 
 from datasette_tei.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text, write_zip
-from helpers import query
+from helpers import default_sigint, query
 
 BUILD = os.path.join(os.path.dirname(sys.executable), "datasette-tei")
 DATASETTE = os.path.join(os.path.dirname(sys.executable), "datasette")
@@ -70,8 +70,16 @@ def build(db, sources, stop_at=None, **kwargs):
     env.pop("DATASETTE_TEI_STOP_AT", None)
     if stop_at:
         env["DATASETTE_TEI_STOP_AT"] = stop_at
+    setup = kwargs.pop("preexec_fn", None)
+
+    def preexec():
+        default_sigint()
+        if setup:
+            setup()
+
     return subprocess.Popen([BUILD, "build", db, "--silent", *sources], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=preexec,
+                            **kwargs)
 
 
 def wait_until_stopped(process):
