@@ -14,16 +14,19 @@ folder above the kind folder, or a parent folder that looks like an id.
 Anything that cannot be read is left NULL rather than guessed.
 
 The `media` table gets one row per member; the zip's central directory is
-all that is read. Each archive is indexed in one transaction and recorded in
+all that is read (or, for a zip cut short, its local headers: the whole
+members are indexed and the build says which member the file ends in). Each archive is indexed in one transaction and recorded in
 `imports` with a checksum of that directory, so a second build skips it.
 """
 import hashlib
 import os
 import re
 import zipfile
+from collections import namedtuple
 
 from .archives import campaign_for, campaign_from_name, is_junk
 from .schema import now
+from .zipscan import scan_local_headers
 
 MEDIA_SQL = """CREATE TABLE IF NOT EXISTS [media] (
   [id] INTEGER PRIMARY KEY,
@@ -136,6 +139,32 @@ def parse_member(name):
     return kind, tweetid, userid
 
 
+# What is read of each member: the central directory's entry, or, for a zip
+# cut short, its local header (scan_local_headers).
+Entry = namedtuple("Entry", "filename CRC file_size compress_size")
+
+
+def read_entries(path):
+    """(entries, error): every member but folders, and, for a zip cut short,
+    whose whole members are found from their local headers, the message
+    naming the member the file ends in (left out). ValueError, with the
+    message, when the file cannot be read as a zip at all."""
+    try:
+        with zipfile.ZipFile(path) as zipped:
+            return [Entry(i.filename, i.CRC, i.file_size, i.compress_size)
+                    for i in zipped.infolist() if not i.is_dir()], None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        try:
+            scan = scan_local_headers(path)
+        except OSError:
+            scan = None
+        if scan is None:
+            raise ValueError(f"{path}: not a readable zip file ({error})") from None
+    found, cut = scan
+    entries = [Entry(e.name, e.crc, e.size, e.compressed_size) for e in found if not e.name.endswith("/")]
+    return entries, cut.error if cut else None
+
+
 def directory_checksum(infos):
     """A checksum of the zip's content read from its central directory alone.
 
@@ -163,12 +192,15 @@ def index_archive(conn, archive, report):
     """
     campaign = campaign_of(archive)
     try:
-        with zipfile.ZipFile(archive.path) as zipped:
-            infos = [info for info in zipped.infolist() if not info.is_dir()]
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-        _record_failure(conn, archive, campaign, f"{archive.path}: not a readable zip file ({error})")
-        report.errors.append(f"{archive.path}: not a readable zip file ({error})")
+        infos, cut = read_entries(archive.path)
+    except ValueError as error:
+        _record_failure(conn, archive, campaign, str(error))
+        report.errors.append(str(error))
         return 0
+    if cut:
+        # A download cut short: the whole members are indexed, the import
+        # keeps the message, and every build that meets the file says it.
+        report.errors.append(cut)
     checksum = directory_checksum(infos)
     conn.execute("BEGIN")
     try:
@@ -190,9 +222,9 @@ def index_archive(conn, archive, report):
         )
         stat = os.stat(archive.path)
         import_id = conn.execute(
-            "INSERT INTO imports (path, member, campaign, kind, size, mtime_ns, checksum, status, started) "
-            "VALUES (?, NULL, ?, 'media', ?, ?, ?, 'loading', ?)",
-            (archive.path, campaign, stat.st_size, stat.st_mtime_ns, checksum, now()),
+            "INSERT INTO imports (path, member, campaign, kind, size, mtime_ns, checksum, status, error, "
+            "started) VALUES (?, NULL, ?, 'media', ?, ?, ?, 'loading', ?, ?)",
+            (archive.path, campaign, stat.st_size, stat.st_mtime_ns, checksum, cut, now()),
         ).lastrowid
         rows = 0
         batch = []

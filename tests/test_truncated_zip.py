@@ -205,3 +205,42 @@ def test_crc_error_in_a_recovered_member(src, db_path):
     assert [tweets_of_part(db_path, i) for i in (1, 2, 3)] == [0, COUNTS[1], 0]
     assert imports(db_path) == [(NAMES[0], "failed"), (NAMES[1], "done"), (NAMES[2], "failed")]
     assert_good_archive_loaded(db_path)
+
+
+USER = "a" * 64
+
+
+def media_zip(members=3):
+    """The bytes of a media zip: stored images of growing size, as Twitter shipped them."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for i in range(members):
+            archive.writestr(f"{CAMPAIGN}/{USER}/images/{10**17 + i}-k{i}.jpg", bytes(range(256)) * 40 * (i + 1))
+    return buffer.getvalue()
+
+
+def test_media_zip_cut_short(src, db_path):
+    """A media zip cut in its third image: the first two are indexed, the
+    build names the member it ends in, every time; the whole zip later
+    replaces the partial index."""
+    data = media_zip()
+    path = src / f"{CAMPAIGN}_tweet_media_hashed_1.zip"
+    _, start, _ = data_span(data, f"{CAMPAIGN}/{USER}/images/{10**17 + 2}-k2.jpg")
+    path.write_bytes(data[:start + 100])
+    message = (f"Error: {path}:{CAMPAIGN}/{USER}/images/{10**17 + 2}-k2.jpg: cut short "
+               f"(the zip file ends at byte {start + 100}, inside this member): download it again")
+    for _ in range(2):  # the second build skips the indexed members and says it again
+        result = run_build(db_path, src)
+        assert result.exit_code == 1
+        assert error_lines(result) == [message]
+        assert query(db_path, "SELECT tweetid, kind, size FROM media ORDER BY tweetid") == [
+            (10**17, "image", 10240), (10**17 + 1, "image", 20480)]
+        assert query(db_path, "SELECT status, error FROM imports WHERE kind = 'media'") == [
+            ("done", message.removeprefix("Error: "))]
+        assert_good_archive_loaded(db_path)
+    path.write_bytes(data)
+    result = run_build(db_path, src)
+    assert result.exit_code == 0, result.output
+    assert query(db_path, "SELECT count(*), sum(size) FROM media") == [(3, 10240 * 6)]
+    assert query(db_path, "SELECT status, error FROM imports WHERE kind = 'media' ORDER BY id") == [
+        ("replaced", message.removeprefix("Error: ")), ("done", None)]
