@@ -36,14 +36,19 @@ def csv_text(rows, layout=LAYOUT):
     return tweets_csv_text(rows, layout)
 
 
-@pytest.fixture
-def src(tmp_path):
-    """A folder of sources holding one good archive beside the bad one."""
+def good_sources(tmp_path):
+    """A folder of sources holding one good archive (assert_good_archive_loaded
+    checks it), for a bad one to sit beside."""
     folder = tmp_path / "src"
     folder.mkdir()
     write_zip(str(folder / "good_082020_tweets_csv_hashed.zip"),
               {"good_082020_tweets_csv_hashed.csv": csv_text(tweets(25, seed=9, first_id=9 * 10**17))})
     return folder
+
+
+@pytest.fixture
+def src(tmp_path):
+    return good_sources(tmp_path)
 
 
 def assert_good_archive_loaded(db_path):

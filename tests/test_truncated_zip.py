@@ -13,9 +13,8 @@ import zipfile
 import pytest
 
 from datasette_tei import stream
-from datasette_tei.synthetic import write_zip
 from helpers import query, run_build
-from test_bad_input import assert_good_archive_loaded, csv_text, error_lines, failed_imports, tweets
+from test_bad_input import assert_good_archive_loaded, csv_text, error_lines, failed_imports, good_sources, tweets
 
 CAMPAIGN = "cut_082020"
 NAMES = [f"parts/{CAMPAIGN}_tweets_csv_hashed_{i}.csv" for i in (1, 2, 3)]
@@ -24,12 +23,7 @@ COUNTS = [40, 30, 50]
 
 @pytest.fixture
 def src(tmp_path):
-    """A folder of sources: the good archive assert_good_archive_loaded checks."""
-    folder = tmp_path / "src"
-    folder.mkdir()
-    write_zip(str(folder / "good_082020_tweets_csv_hashed.zip"),
-              {"good_082020_tweets_csv_hashed.csv": csv_text(tweets(25, seed=9, first_id=9 * 10**17))})
-    return folder
+    return good_sources(tmp_path)
 
 
 class _Unseekable:
