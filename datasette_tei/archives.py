@@ -130,7 +130,8 @@ class Archive:
         file ends in is returned too, as one that fails when opened, so that
         it is recorded as a failed import with a message naming it (or the
         file, when the cut falls between members). A zip cut inside its
-        central directory holds every member whole, and fails nothing.
+        central directory holds every member whole: all load, and the file
+        is still reported, as it is not the one published.
         """
         try:
             scan = scan_local_headers(self.path)

@@ -47,8 +47,9 @@ def scan_local_headers(path):
 
     `entries` are the members found whole (those zipfile could not read carry
     an `error`); `cut` is the entry where the file stops making sense (cut
-    short, or damaged) with its `error`, or None when the scan reached the
-    central directory. None instead of a pair when the file does not start
+    short, or damaged) with its `error`: a member's, or one named '' when the
+    cut falls between members or in the central directory (then every
+    member is whole). None instead of a pair when the file does not start
     with a local header: it is no zip at all.
     """
     entries = []
@@ -61,7 +62,11 @@ def scan_local_headers(path):
             if position == 0 and head[:4] != _LOCAL_SIG:
                 return None
             if head[:4] in _DIRECTORY_SIGS:
-                return entries, None  # every member is whole: only the directory was cut or damaged
+                # Every member is whole: only the directory is cut or damaged.
+                # Nothing is lost, but the file is not what was published.
+                return entries, LocalEntry("", error=(
+                    f"{path}: its central directory is cut short or damaged (the zip file ends at "
+                    f"byte {end}): every member was whole and is read; download it again"))
             if head[:4] != _LOCAL_SIG or len(head) < _LOCAL_HEADER.size:
                 return entries, _lost(path, position, end, head)
             _, _, flags, method, _, _, crc, compressed, size, name_length, extra_length = \

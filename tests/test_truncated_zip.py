@@ -169,15 +169,21 @@ def test_cut_between_members_names_the_file(src, db_path):
 
 
 def test_cut_in_the_central_directory_loses_nothing(src, db_path):
-    """Every member precedes the central directory: all are whole, and read."""
+    """Every member precedes the central directory: all are whole, and read;
+    the file is still reported, as a download to do again."""
     data = three_parts()
     path = src / f"{CAMPAIGN}_tweets_csv_hashed.zip"
     path.write_bytes(data[:-30])  # the end record and part of the directory are gone
     with pytest.raises(zipfile.BadZipFile):
         zipfile.ZipFile(path)
     result = run_build(db_path, src)
-    assert result.exit_code == 0, result.output
+    message = (f"{path}: its central directory is cut short or damaged (the zip file ends at byte "
+               f"{len(data) - 30}): every member was whole and is read; download it again")
+    assert result.exit_code == 1
+    assert error_lines(result) == [f"Error: {message}"]
     assert [tweets_of_part(db_path, i) for i in (1, 2, 3)] == COUNTS
+    assert query(db_path, "SELECT member, status, error FROM imports WHERE path = ? AND status = 'failed'",
+                 (str(path),)) == [(None, "failed", message)]
     assert_good_archive_loaded(db_path)
 
 
