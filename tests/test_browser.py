@@ -3,7 +3,6 @@ Playwright), against a real `datasette serve -i` process with an inspect
 file, as a published instance runs. A screenshot of the campaign page is
 saved under test-output/."""
 import pathlib
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import time
 import urllib.request
 
 import pytest
+
+from helpers import free_port
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -23,12 +24,6 @@ CHROMIUM_ARGS = [
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not pathlib.Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (make browser)", allow_module_level=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,8 @@ from datasette_tei import bucket, media
 from datasette_tei.cli import cli
 from datasette_tei.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text
 
-from gcs_server import FakeGCS, Proxy, file_size, free_port, wait_for
-from helpers import default_sigint
+from gcs_server import FakeGCS, Proxy, file_size, wait_for
+from helpers import default_sigint, free_port
 
 URL = "gs://tei-test/hashed/"
 BIG_URL = "gs://tei-big/hashed/"

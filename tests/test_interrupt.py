@@ -10,21 +10,20 @@ command again gives exactly the database of an uninterrupted build.
 """
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 
 import pytest
 
 from datasette_tei.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text, write_zip
-from helpers import default_sigint, query
+from helpers import default_sigint, load_benchmark, query
+
+bench = load_benchmark()
 
 BUILD = os.path.join(os.path.dirname(sys.executable), "datasette-tei")
-DATASETTE = os.path.join(os.path.dirname(sys.executable), "datasette")
 # Columns that differ between two builds of the same sources by construction.
 VOLATILE = {"id", "import_id", "started", "finished", "updated"}
 # A safety net, not a timing: on a machine shared with other builds, an
@@ -294,48 +293,20 @@ def test_full_disk_gives_a_clear_error_and_an_intact_database(tmp_path, sources,
 # --- Readers during a build ---------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A real `datasette serve` on loopback, stopped when the test ends."""
+class Server(bench.Server):
+    """The load benchmark's real `datasette serve`, over the database being
+    built, asked for SQL through its JSON API."""
 
     def __init__(self, db):
-        self.port = free_port()
+        super().__init__(db)
         self.name = os.path.splitext(os.path.basename(db))[0]
-        self.process = subprocess.Popen(
-            [DATASETTE, "serve", db, "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.get("/-/versions.json")
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"datasette serve did not start: {self.process.stderr.read()}")
-                time.sleep(0.05)
+        self.wait_ready()
 
     def get(self, path):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as response:
-            import json
-            return json.loads(response.read())
+        return bench.get_json(self.base + path)
 
     def sql(self, sql):
         return self.get(f"/{self.name}.json?" + urllib.parse.urlencode({"sql": sql, "_shape": "array"}))
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process.stderr.close()
 
 
 # One statement is one snapshot: the tweets and the imports that claim them.

@@ -3,18 +3,15 @@ benchmarks/load.py), and Datasette's time limit against a hostile query:
 it ends with the timeout error and the server keeps answering the others.
 """
 import asyncio
-import importlib.util
 import json
 import os
-import pathlib
 import urllib.parse
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("tei_load_benchmark", ROOT / "benchmarks" / "load.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from helpers import load_benchmark
+
+bench = load_benchmark()
 
 # Never ends: only Datasette's time limit stops it.
 ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
