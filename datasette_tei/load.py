@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from . import cjk, finish, media
 from . import stream as stream_mod
 from .archives import ArchiveError, file_checksum, find_archives
-from .schema import FTS_TABLE, ensure_schema, now, set_meta
+from .schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
 
 BATCH = 5000
 REJECT_SAMPLES = 10  # rejected rows named in the build's summary; all are in `rejects`
@@ -120,7 +120,7 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
             try:
                 members = archive.members()
             except ArchiveError as error:
-                record_failure(conn, archive, None, str(error))
+                record_failure(conn, archive.path, archive.campaign, str(error))
                 report.errors.append(str(error))
                 continue
             plans.append((archive, members))
@@ -144,21 +144,6 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
     finally:
         conn.close()
     return report
-
-
-def record_failure(conn, archive, member, error):
-    """An archive or member that could not be read, in its own transaction."""
-    conn.execute("BEGIN")
-    conn.execute(
-        "DELETE FROM imports WHERE path = ? AND member IS ? AND status = 'failed'",
-        (archive.path, member),
-    )
-    conn.execute(
-        "INSERT INTO imports (path, member, campaign, status, error, started, finished) "
-        "VALUES (?, ?, ?, 'failed', ?, ?, ?)",
-        (archive.path, member, archive.campaign, error, now(), now()),
-    )
-    conn.execute("COMMIT")
 
 
 def already_imported(conn, archive, member):
@@ -195,8 +180,8 @@ def load_archive(conn, archive, members, report, strict, progress):
             todo.append(member)
     if not todo:
         return
-    conn.execute("BEGIN")
-    try:
+    # KeyboardInterrupt included: the archive is rolled back whole.
+    with transaction(conn):
         changed = False
         for member in todo:
             conn.execute("SAVEPOINT member")
@@ -219,12 +204,6 @@ def load_archive(conn, archive, members, report, strict, progress):
             report.reject_samples.extend(counts["samples"][: REJECT_SAMPLES - len(report.reject_samples)])
         if changed:
             conn.execute("INSERT OR IGNORE INTO tei_dirty (campaign) VALUES (?)", (archive.campaign,))
-        conn.execute("COMMIT")
-    except BaseException:
-        # KeyboardInterrupt included: the archive is rolled back whole.
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 class StrictError(Exception):

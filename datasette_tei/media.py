@@ -25,7 +25,7 @@ import zipfile
 from collections import namedtuple
 
 from .archives import campaign_for, campaign_from_name, is_junk
-from .schema import now
+from .schema import now, record_failure, transaction
 from .zipscan import scan_local_headers
 
 MEDIA_SQL = """CREATE TABLE IF NOT EXISTS [media] (
@@ -194,7 +194,7 @@ def index_archive(conn, archive, report):
     try:
         infos, cut = read_entries(archive.path)
     except ValueError as error:
-        _record_failure(conn, archive, campaign, str(error))
+        record_failure(conn, archive.path, campaign, str(error), kind="media")
         report.errors.append(str(error))
         return 0
     if cut:
@@ -202,15 +202,14 @@ def index_archive(conn, archive, report):
         # keeps the message, and every build that meets the file says it.
         report.errors.append(cut)
     checksum = directory_checksum(infos)
-    conn.execute("BEGIN")
-    try:
+    # KeyboardInterrupt included: the archive's rows go whole or not at all.
+    with transaction(conn):
         ensure_media_table(conn)
         done = conn.execute(
             "SELECT 1 FROM imports WHERE checksum = ? AND campaign = ? AND status = 'done'",
             (checksum, campaign),
         ).fetchone()
         if done:
-            conn.execute("COMMIT")
             report.campaigns[campaign].skipped_members += 1
             return 0
         # The same path with other content: its old rows describe a file that
@@ -243,12 +242,6 @@ def index_archive(conn, archive, report):
             "UPDATE imports SET status = 'done', rows_read = ?, rows_loaded = ?, finished = ? WHERE id = ?",
             (len(infos), rows, now(), import_id),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        # KeyboardInterrupt included: the archive's rows go whole or not at all.
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return rows
 
 
@@ -261,16 +254,3 @@ def _insert(conn, batch):
         batch,
     )
     return len(batch)
-
-
-def _record_failure(conn, archive, campaign, error):
-    conn.execute("BEGIN")
-    conn.execute(
-        "DELETE FROM imports WHERE path = ? AND member IS NULL AND status = 'failed'", (archive.path,)
-    )
-    conn.execute(
-        "INSERT INTO imports (path, member, campaign, kind, status, error, started, finished) "
-        "VALUES (?, NULL, ?, 'media', 'failed', ?, ?, ?)",
-        (archive.path, campaign, error, now(), now()),
-    )
-    conn.execute("COMMIT")

@@ -4,6 +4,7 @@ Everything here can run on every build: it creates what is missing and
 leaves what exists. Secondary indexes are separate (ensure_indexes) because
 a first bulk load is much faster without them.
 """
+import contextlib
 import datetime
 
 import sqlite_utils
@@ -212,3 +213,31 @@ def set_meta(conn, **values):
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [(key, str(value)) for key, value in values.items()],
     )
+
+
+@contextlib.contextmanager
+def transaction(conn):
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (KeyboardInterrupt
+    included): what runs inside is in the database whole or not at all."""
+    conn.execute("BEGIN")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def record_failure(conn, path, campaign, error, member=None, kind=None):
+    """An archive or member that could not be read, in its own transaction;
+    it replaces the failure an earlier build recorded for it."""
+    with transaction(conn):
+        conn.execute(
+            "DELETE FROM imports WHERE path = ? AND member IS ? AND status = 'failed'", (path, member)
+        )
+        conn.execute(
+            "INSERT INTO imports (path, member, campaign, kind, status, error, started, finished) "
+            "VALUES (?, ?, ?, ?, 'failed', ?, ?, ?)",
+            (path, member, campaign, kind, error, now(), now()),
+        )
