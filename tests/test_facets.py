@@ -25,8 +25,9 @@ DATASETTE_1 = hasattr(Datasette, "add_query")
 DEFAULT = {"campaign", "tweet_language", "tweet_client_name", "is_retweet", "hashtags", "tweet_time"}
 
 
-def make_datasette(path, immutable=False):
-    kwargs = {"metadata": yaml.safe_load((ROOT / "metadata.yml").read_text())}
+def make_datasette(path, immutable=False, settings=None):
+    kwargs = {"metadata": yaml.safe_load((ROOT / "metadata.yml").read_text()),
+              "settings": settings}
     if DATASETTE_1:
         kwargs["config"] = yaml.safe_load((ROOT / "datasette.yaml").read_text())
     if immutable:
@@ -347,3 +348,123 @@ async def test_no_facet_suggestions_on_tweets_nor_on_large_views(demo_db, tmp_pa
     # A view of more rows than the limit gets none.
     monkeypatch.setattr(facet_counts, "SUGGEST_MAX_ROWS", 3)
     assert await suggested(make_datasette(demo_db), demo_db, "users") == set()
+
+
+# --- Views too large for a live facet ----------------------------------------
+
+def record_facet_queries(ds):
+    """The SQL of every facet query (a Datasette.execute() with the facet
+    time limit, as Datasette's facets run theirs) the instance runs."""
+    seen = []
+    execute = ds.execute
+
+    async def recording(database, sql, *args, **kwargs):
+        if kwargs.get("custom_time_limit") == ds.setting("facet_time_limit_ms"):
+            seen.append(sql)
+        return await execute(database, sql, *args, **kwargs)
+
+    ds.execute = recording
+    return seen
+
+
+async def html_facets(ds, path, query="", table="tweets"):
+    """(names of the facets shown, names shown as timed out) on the HTML page."""
+    database = pathlib.Path(path).stem
+    response = await ds.client.get(f"/{database}/{table}?{query}")
+    assert response.status_code == 200, (query, response.text[:500])
+    page = response.text
+    shown = set(re.findall(r'<div class="facet-info[^"]*"[^>]*data-column="([^"]+)"', page))
+    timed_out = re.search(r'<p class="facets-timed-out">These facets timed out: (.*?)</p>', page)
+    return shown, set(timed_out.group(1).split(", ")) if timed_out else set()
+
+
+def live_counts(path, where):
+    """Each default facet of the tweets `where` selects, counted in SQL."""
+    out = {}
+    for column in facet_counts.COLUMNS:
+        out[column] = dict(query(path, f"SELECT {column}, count(*) FROM tweets "
+                                       f"WHERE {where} AND {column} IS NOT NULL GROUP BY 1"))
+    out["hashtags"] = dict(query(path, f"""SELECT value, count(*) FROM (
+        SELECT DISTINCT t.tweetid, j.value FROM tweets t, json_each(t.hashtags) j WHERE {where}
+    ) GROUP BY value"""))
+    out["tweet_time"] = dict(query(path, f"SELECT date(tweet_time), count(*) FROM tweets "
+                                         f"WHERE {where} AND date(tweet_time) IS NOT NULL GROUP BY 1"))
+    return out
+
+
+# A view the counts do not answer, and its rows.
+LIVE_VIEW, LIVE_WHERE = "is_retweet=0", "is_retweet = 0"
+
+
+@pytest.mark.asyncio
+async def test_a_view_too_large_for_live_facets_runs_none(demo_db, monkeypatch):
+    """Above facet_time_limit_ms * LIVE_FACET_ROWS_PER_MS rows, the facets
+    are reported as timed out, as Datasette's time-out reports them, and
+    none is run."""
+    rows = query(demo_db, f"SELECT count(*) FROM tweets WHERE {LIVE_WHERE}")[0][0]
+    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 1)
+    ds = make_datasette(demo_db, settings={"facet_time_limit_ms": rows - 1})  # bound: rows - 1
+    ran = record_facet_queries(ds)
+    assert await html_facets(ds, demo_db, LIVE_VIEW) == (set(), DEFAULT)
+    results, timed_out = await facets(ds, demo_db, LIVE_VIEW)
+    assert results == {}
+    if DATASETTE_1:  # 0.65's JSON has no time-outs
+        assert sorted(timed_out) == sorted(DEFAULT)
+    # A search, the page this is for: any view of more rows than the bound.
+    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 0)
+    assert await html_facets(ds, demo_db, "_search=news") == (set(), DEFAULT)
+    assert await html_facets(ds, demo_db, "_search=news&_facet=userid") == (
+        set(), DEFAULT | {"userid"})
+    # Every table of the database: users, whose facets are Datasette's own.
+    assert await html_facets(ds, demo_db, table="users") == (
+        set(), {"campaign", "account_language"})
+    assert ran == []
+
+
+@pytest.mark.asyncio
+async def test_a_view_within_the_bound_gets_live_facets(demo_db, monkeypatch):
+    rows = query(demo_db, f"SELECT count(*) FROM tweets WHERE {LIVE_WHERE}")[0][0]
+    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 1)
+    ds = make_datasette(demo_db, settings={"facet_time_limit_ms": rows})  # bound: rows
+    ran = record_facet_queries(ds)
+    assert await html_facets(ds, demo_db, LIVE_VIEW) == (DEFAULT, set())
+    results, timed_out = await facets(ds, demo_db, f"{LIVE_VIEW}&_facet_size=max")
+    assert not timed_out
+    want = live_counts(demo_db, LIVE_WHERE)
+    assert set(results) == DEFAULT
+    for name in DEFAULT:
+        assert not results[name]["truncated"], name
+        assert {v["value"]: v["count"] for v in results[name]["results"]} == want[name], name
+    assert len(ran) == 2 * len(DEFAULT)  # each facet, on each page: run live
+
+
+@pytest.mark.asyncio
+async def test_the_counts_still_answer_views_above_the_bound(demo_db, monkeypatch):
+    """The whole table and one campaign come from the counts, however many
+    rows; a facet the URL adds there, not counted, is not run."""
+    campaign = campaign_names(demo_db)[0]
+    views = ["", f"campaign={campaign}"]
+    want = [await facets(make_datasette(demo_db), demo_db, view) for view in views]
+    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 0)  # bound: 0 rows
+    ds = make_datasette(demo_db)
+    ran = record_facet_queries(ds)
+    for view, expected in zip(views, want):
+        assert await facets(ds, demo_db, view) == expected, view
+        assert set(expected[0]) == DEFAULT and not expected[1]
+        assert await html_facets(ds, demo_db, f"{view}&_facet=userid") == (DEFAULT, {"userid"})
+    assert ran and all(sql == facet_counts.TOP_SQL for sql in ran)
+
+
+@pytest.mark.asyncio
+async def test_other_databases_keep_live_facets_on_large_views(demo_db, tmp_path, monkeypatch):
+    other = copy(demo_db, str(tmp_path / "other"), "DROP TABLE tei_meta")
+    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 0)  # bound: 0 rows
+    ds = make_datasette(other)
+    ran = record_facet_queries(ds)
+    assert await html_facets(ds, other, LIVE_VIEW) == (DEFAULT, set())
+    results, timed_out = await facets(ds, other, f"{LIVE_VIEW}&_facet_size=max")
+    assert not timed_out
+    want = live_counts(other, LIVE_WHERE)
+    for name in DEFAULT:
+        assert {v["value"]: v["count"] for v in results[name]["results"]} == want[name], name
+    assert len(ran) == 2 * len(DEFAULT)
