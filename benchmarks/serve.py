@@ -155,8 +155,11 @@ def main():
         ("search: Chinese 2-char word", "/tei/search.json?q=香港&_shape=array", 200),
         ("search: rare word", "/tei/search.json?q=patriot_voice_4321&_shape=array", 200),
         ("search: no match", "/tei/search.json?q=zzqxv&_shape=array", 200),
-        ("?_search= common", "/tei/tweets.json?_search=election&_shape=array", 200),
-        ("?_search= rare", "/tei/tweets.json?_search=patriot_voice_4321&_shape=array", 200),
+        ("?_search= common, JSON array", "/tei/tweets.json?_search=election&_shape=array", 200),
+        ("?_search= rare, JSON array", "/tei/tweets.json?_search=patriot_voice_4321&_shape=array", 200),
+        # As a browser sees it: with the count and the facets, which the JSON array skips.
+        ("?_search= common, HTML page", "/tei/tweets?_search=election", 200),
+        ("?_search= rare, HTML page", "/tei/tweets?_search=patriot_voice_4321", 200),
         ("tweets page, default facets", "/tei/tweets", 1000),
         ("tweets page, one campaign", f"/tei/tweets?campaign={big}", 1000),
         ("tweets page, small campaign", "/tei/tweets?campaign=bench_small", 1000),

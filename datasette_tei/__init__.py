@@ -1,5 +1,5 @@
 """Datasette plugin hooks for datasette-tei: thin, delegating to pages.py
-(campaign pages, JSON), queries.py (canned queries) and cjk.py (the search
+(campaign pages, JSON), queries.py (canned queries) and search.py (the search
 functions). The render_cell helpers are here because they are a few lines."""
 import json
 import re
@@ -7,7 +7,7 @@ import re
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from . import cjk, facet_counts, pages, queries, served
+from . import facet_counts, pages, queries, search, served
 from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
@@ -45,11 +45,14 @@ def canned_queries(datasette, database):
 MMAP_BYTES = 2**31 - 2**16  # the largest size SQLite builds allow by default
 
 
-@hookimpl
+# trylast: Datasette registers its escape_fts() in this hook too, and a TEI
+# database's must be the one that stays.
+@hookimpl(trylast=True)
 def prepare_connection(conn):
-    cjk.register_search_functions(conn)
+    search.register_functions(conn)
     if is_tei_database(conn):
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        search.read_searches_as_indexed(conn)
 
 
 @hookimpl(hookwrapper=True)
@@ -121,7 +124,7 @@ def render_hashtags(datasette, database, value):
 def render_snippet(value):
     text = str(escape(value))
     return Markup(
-        text.replace(cjk.OPEN, '<mark class="tei-hit">').replace(cjk.CLOSE, "</mark>")
+        text.replace(search.OPEN, '<mark class="tei-hit">').replace(search.CLOSE, "</mark>")
     )
 
 
@@ -133,7 +136,7 @@ def render_cell(value, column, table, database, datasette):
         (column in _TWEETID_COLUMNS and (table is None or table == "tweets"))
         or (column in _ID_COLUMNS and isinstance(value, str) and _HASHED.match(value))
         or (column == "hashtags" and isinstance(value, str) and value.startswith("["))
-        or (column == "snippet" and table is None and isinstance(value, str) and cjk.OPEN in value)
+        or (column == "snippet" and table is None and isinstance(value, str) and search.OPEN in value)
     )
     if not wanted:
         return None

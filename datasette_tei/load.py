@@ -13,7 +13,7 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import cjk, finish, media
+from . import finish, media
 from . import stream as stream_mod
 from .archives import ArchiveError, file_checksum, find_archives
 from .schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
@@ -253,10 +253,6 @@ def load_member(conn, archive, member, strict, progress):
             loader.counts["repeated_headers"] = event[1]
         progress.advance(event[2])
     loader.flush_rejects()
-    if kind == "tweets":
-        # This member's tweets are in the bigram index: the summary step
-        # need not read them again for it.
-        conn.execute(f"INSERT OR IGNORE INTO {cjk.IMPORTS_TABLE} (import_id) VALUES (?)", (import_id,))
     counts = loader.counts
     conn.execute(
         "UPDATE imports SET status = 'done', rows_read = ?, rows_loaded = ?, rows_rejected = ?, "
@@ -326,7 +322,9 @@ class _TweetLoader(_Loader):
         self.sql = self.insert_sql("tweets", "tweetid")
         self.text_at = self.columns.index("tweet_text")
 
-    def insert(self, batch, cjk_pairs):
+    def insert(self, batch, indexed):
+        """Rows, and their text in the search index: `indexed` holds
+        (tweetid, text) where the index's text is not the tweet's own."""
         conn = self.conn
         conn.execute("SAVEPOINT batch")
         inserted = conn.executemany(self.sql, batch).rowcount
@@ -337,16 +335,14 @@ class _TweetLoader(_Loader):
             conn.execute("ROLLBACK TO batch")
             batch = self._split_duplicates(batch)
             conn.executemany(self.sql, batch)
-            fresh = {values[0] for values in batch}
-            cjk_pairs = [pair for pair in cjk_pairs if pair[0] in fresh]
         conn.execute("RELEASE batch")
         text_at = self.text_at
-        conn.executemany(
-            f"INSERT INTO {FTS_TABLE} (rowid, tweet_text) VALUES (?, ?)",
-            [(values[0], values[text_at]) for values in batch],
-        )
-        if cjk_pairs:
-            conn.executemany(f"INSERT INTO {cjk.TABLE} (rowid, bigrams) VALUES (?, ?)", cjk_pairs)
+        if indexed:
+            texts = dict(indexed)
+            fts_rows = [(values[0], texts.get(values[0], values[text_at])) for values in batch]
+        else:
+            fts_rows = [(values[0], values[text_at]) for values in batch]
+        conn.executemany(f"INSERT INTO {FTS_TABLE} (rowid, tweet_text) VALUES (?, ?)", fts_rows)
         self.counts["tweets"] += len(batch)
 
     def _split_duplicates(self, batch):
@@ -390,7 +386,7 @@ class _UserLoader(_Loader):
         self.sql = self.insert_sql("users", "campaign, userid").replace(
             "DO NOTHING", f"DO UPDATE SET {updates}, from_users_file = 1 WHERE from_users_file = 0")
 
-    def insert(self, batch, _cjk_pairs):
+    def insert(self, batch, _indexed):
         inserted = self.conn.executemany(self.sql, batch).rowcount
         self.counts["users"] += inserted
         self.counts["duplicates"] += len(batch) - inserted

@@ -33,31 +33,25 @@ class Query:
         }
 
 
-# The search: one index finds the candidates, newest first (by tweet id,
-# which an FTS5 index reads in either direction without sorting), and each
-# candidate's text is checked for the words that index did not look up
-# (tei_search_residue) and scored (tei_rank, bm25 with every word weighted
+# The search: the word index (search.py) finds the candidates, newest first
+# (by tweet id, which an FTS5 index reads in either direction without
+# sorting), and each is scored (tei_rank, bm25 with every word weighted
 # alike: FTS5's own bm25() computes each word's weight from all its matches,
-# a pass over a million rows for a common word). tei_search_mode() says
-# which index the terms need: 1 trigram, 2 bigram, 3 both, in which case the
-# trigram index finds the candidates and the CJK words are checked in their
-# text, as exact as the bigram index. The unused arm stops before it starts.
-# tei_*_query() build the FTS5 expressions from the user's words, quoted, so
-# that no search text is ever parsed as FTS5 syntax.
+# a pass over a million rows for a common word). tei_search_expression()
+# quotes the user's words, so that no search text is ever parsed as FTS5
+# syntax, and cuts Chinese, Thai, ... as the index does.
 #
 # Bounds: at most SCAN_LIMIT candidates are read, and the first FOUND_LIMIT
-# that pass the filters (campaign, language, words checked in the text) are
-# ranked; the best 200 of those are returned. A search with fewer matches
-# than that ranks every match.
+# that pass the filters (campaign, language) are ranked; the best 200 of
+# those are returned. A search with fewer matches than that ranks every match.
 # The tweets row is found with `tweetid BETWEEN x AND x`, not `= x`: with an
 # equality SQLite may build a Bloom filter first, by scanning every tweet.
 # Snippets are made for the 200 rows returned only.
 SCAN_LIMIT = 10000  # the descriptions below say these figures
 FOUND_LIMIT = 1000
-_SEARCH_RESULTS = f"""hits AS (
-  SELECT rowid FROM trigram WHERE tei_search_mode(:q) IN (1, 3)
-  UNION ALL
-  SELECT rowid FROM bigram WHERE tei_search_mode(:q) = 2
+_SEARCH_SQL = f"""WITH hits AS (
+  SELECT rowid FROM tweets_fts WHERE tweets_fts MATCH tei_search_expression(:q)
+  ORDER BY rowid DESC LIMIT {SCAN_LIMIT}
 ),
 found AS (
   SELECT t.tweetid, tei_rank(t.tweet_text, :q) AS score FROM hits h
@@ -65,7 +59,6 @@ found AS (
   WHERE (:campaign = '' OR t.campaign = :campaign
          OR EXISTS (SELECT 1 FROM shared_tweets s WHERE s.tweetid = t.tweetid AND s.campaign = :campaign))
     AND (:language = '' OR lower(t.tweet_language) = lower(:language))
-    AND tei_search_residue(t.tweet_text, :q, tei_search_mode(:q) = 3)
   LIMIT {FOUND_LIMIT}
 ),
 best AS (SELECT tweetid, score FROM found ORDER BY score, tweetid DESC LIMIT 200)
@@ -73,28 +66,6 @@ SELECT t.tweetid_str AS tweetid, t.campaign, t.tweet_time, t.userid, t.user_scre
   t.tweet_language, tei_snippet(t.tweet_text, :q) AS snippet, round(best.score, 3) AS score
 FROM best JOIN tweets t ON t.tweetid BETWEEN best.tweetid AND best.tweetid
 ORDER BY best.score, best.tweetid DESC"""
-_TRIGRAM_CTE = f"""trigram AS (
-  SELECT rowid FROM tweets_fts WHERE tweets_fts MATCH tei_trigram_query(:q)
-  ORDER BY rowid DESC LIMIT {SCAN_LIMIT}
-)"""
-_BIGRAM_CTE = f"""bigram AS (
-  SELECT rowid FROM tweets_cjk WHERE tweets_cjk MATCH tei_bigram_query(:q)
-  ORDER BY rowid DESC LIMIT {SCAN_LIMIT}
-)"""
-_SEARCH_SQL = f"WITH {_TRIGRAM_CTE},\n{_BIGRAM_CTE},\n{_SEARCH_RESULTS}"
-# For a database built before the bigram index existed: the trigram index
-# only, and two-character CJK words are checked in the text of its hits.
-_SEARCH_TRIGRAM_SQL = (
-    f"WITH {_TRIGRAM_CTE},\n"
-    + _SEARCH_RESULTS.replace(
-        """hits AS (
-  SELECT rowid FROM trigram WHERE tei_search_mode(:q) IN (1, 3)
-  UNION ALL
-  SELECT rowid FROM bigram WHERE tei_search_mode(:q) = 2
-)""", "hits AS (SELECT rowid FROM trigram)")
-    .replace("tei_search_residue(t.tweet_text, :q, tei_search_mode(:q) = 3)",
-             "tei_search_residue(t.tweet_text, :q, 1)")
-)
 
 _WEEKDAY_COLUMNS = ",\n  ".join(
     f"sum(CASE weekday WHEN {number} THEN tweets ELSE 0 END) AS {name}"
@@ -106,24 +77,14 @@ QUERIES = (
         "search",
         "Search tweets",
         "Full-text search of tweet text in any script, with the words found marked "
-        "⟦like this⟧. Two-character Chinese, Japanese and Korean words are found inside "
-        "longer runs of text. Optionally limit to a campaign and a tweet language (such "
-        "as en, ru, zh). The newest 1,000 matching tweets (of the newest 10,000 matches) "
-        "are ranked by relevance (bm25, every word weighted alike) and the best 200 shown.",
+        "⟦like this⟧. Words are found whole (election does not find elections; "
+        "elect* finds both); \"quoted words\" are a phrase. In Chinese, Japanese, Korean, "
+        "Thai and other scripts written without spaces, a word of two or more characters "
+        "is found anywhere in the text. Optionally limit to a campaign and a tweet language "
+        "(such as en, ru, zh). The newest 1,000 matching tweets (of the newest 10,000 "
+        "matches) are ranked by relevance (bm25, every word weighted alike) and the best "
+        "200 shown.",
         _SEARCH_SQL,
-        ("q", "campaign", "language"),
-        frozenset({"tweets_fts", "tweets_cjk"}),
-        hide_sql=True,
-    ),
-    Query(
-        "search",
-        "Search tweets",
-        "Full-text search of tweet text (words of three or more characters), with the "
-        "words found marked ⟦like this⟧. The newest 1,000 matching tweets (of the newest "
-        "10,000 matches) are ranked by relevance (bm25, every word weighted alike) and the "
-        "best 200 shown. Build the database again to search two-character Chinese, "
-        "Japanese and Korean words.",
-        _SEARCH_TRIGRAM_SQL,
         ("q", "campaign", "language"),
         frozenset({"tweets_fts"}),
         hide_sql=True,

@@ -9,7 +9,7 @@ import datetime
 
 import sqlite_utils
 
-from . import cjk
+from . import search
 from .parse import TWEET_COLUMNS, USER_COLUMNS
 
 SCHEMA_VERSION = 1
@@ -164,28 +164,39 @@ INDEXES = (
     ("rejects", ("import_id",)),
 )
 
-FTS_TABLE = "tweets_fts"
-# trigram finds a word in any script and, unlike unicode61, a Chinese phrase
-# inside a longer run of Chinese text, which has no spaces to split on.
-FTS_TOKENIZE = "trigram"
+FTS_TABLE = search.TABLE
+# Tables of the full-text indexes of earlier versions (a trigram index and a
+# second one of CJK pairs): a build replaces them with search.TABLE.
+_OLD_SEARCH_TABLES = ("tweets_cjk", "tweets_cjk_imports")
 
 
 def ensure_schema(conn):
     """Create every table, and the full-text index, that is missing."""
     for sql in TABLES.values():
         conn.execute(sql)
-    db = sqlite_utils.Database(conn)
-    if not db[FTS_TABLE].exists():
-        # External content: the index holds no second copy of the text, and
-        # `content=[tweets]` is what Datasette looks for to offer ?_search=.
-        db["tweets"].enable_fts(
-            ["tweet_text"], fts_version="FTS5", tokenize=FTS_TOKENIZE, create_triggers=False
-        )
-    cjk.ensure(conn)  # the two-character CJK index, filled during the load
+    _ensure_search_index(conn)
     conn.execute(
         "INSERT OR IGNORE INTO tei_meta (key, value) VALUES ('schema_version', ?)",
         (str(SCHEMA_VERSION),),
     )
+
+
+def _ensure_search_index(conn):
+    """The word index (search.py), filled as tweets load. A database that an
+    earlier version built with other indexes gets it from its tweets, in the
+    build's first transaction: the index is never half made."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (FTS_TABLE,)).fetchone()
+    if row and search.TOKENIZE in row[0]:
+        return
+    for table in ((FTS_TABLE,) if row else ()) + _OLD_SEARCH_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS [{table}]")
+    conn.execute(search.CREATE)
+    if row:
+        search.register_functions(conn)
+        conn.execute(
+            f"INSERT INTO [{FTS_TABLE}] (rowid, tweet_text) "
+            "SELECT tweetid, coalesce(tei_index_text(tweet_text), tweet_text) FROM tweets"
+        )
 
 
 def index_name(table, columns):

@@ -7,8 +7,8 @@ str, int, float and None, which is all a batch holds. Small members are
 parsed in-process: a child is not worth starting for them.
 
 Events, in order: ("header", kind, columns), then any number of
-("rows", [tuple, ...], nbytes, [(tweetid, CJK bigrams), ...]) and ("rejects", [(line, reason, raw), ...],
-nbytes), then ("end", repeated_header_count). A member that cannot be read
+("rows", [tuple, ...], nbytes, [(tweetid, indexed text), ...]) and ("rejects",
+[(line, reason, raw), ...], nbytes), then ("end", repeated_header_count). A member that cannot be read
 raises ArchiveError, in the parent, with the child's message.
 """
 import marshal
@@ -18,7 +18,7 @@ import signal
 import zipfile
 import zlib
 
-from . import cjk
+from . import search
 from .archives import Archive, ArchiveError, Member, MemberReader, RawReject, raw_text
 from .parse import Converter, RowError
 
@@ -57,11 +57,12 @@ def _parse(member, tail):
         converter = Converter(reader.kind, reader.header, tail)
         yield ("header", reader.kind, converter.columns)
         convert = converter.__call__
-        # The CJK bigrams of each tweet's text, for the two-character search
-        # index, are made here, on the parsing core, not in the summary step.
+        # The text the search index holds, where it is not the tweet's own
+        # (search.index_text: scripts without spaces), is made here, on the
+        # parsing core.
         text_at = converter.columns.index("tweet_text") if reader.kind == "tweets" else None
-        has_cjk, bigrams = cjk.has_cjk, cjk.bigrams
-        batch, rejects, pairs = [], [], []
+        index_text = search.index_text
+        batch, rejects, indexed = [], [], []
         try:
             for item in reader.rows():
                 if item.__class__ is RawReject:
@@ -75,11 +76,13 @@ def _parse(member, tail):
                         rejects.append((line, str(error), raw_text(fields)))
                     else:
                         batch.append(values)
-                        if text_at is not None and has_cjk(values[text_at]):
-                            pairs.append((values[0], bigrams(values[text_at])))
+                        if text_at is not None:
+                            text = index_text(values[text_at])
+                            if text is not None:
+                                indexed.append((values[0], text))
                 if len(batch) >= BATCH:
-                    yield ("rows", batch, taken(), pairs)
-                    batch, pairs = [], []
+                    yield ("rows", batch, taken(), indexed)
+                    batch, indexed = [], []
                 if len(rejects) >= BATCH:
                     yield ("rejects", rejects, taken())
                     rejects = []
@@ -87,7 +90,7 @@ def _parse(member, tail):
             # zlib and CRC errors surface while streaming: the member is damaged.
             raise ArchiveError(f"{member.label}: damaged, cannot be read to the end ({error})") from None
         if batch:
-            yield ("rows", batch, 0, pairs)
+            yield ("rows", batch, 0, indexed)
         if rejects:
             yield ("rejects", rejects, 0)
         yield ("end", reader.repeated_headers, taken())

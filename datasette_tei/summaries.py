@@ -11,8 +11,6 @@ transaction, in these passes over the campaign's rows:
    most retweeted accounts are derived, and the campaign's tweeting
    accounts (for campaigns.tweeting_accounts and finish's users rows);
 3. the rows with hashtags, then with URLs, unnested with json_each;
-4. the rows of imports that the load did not index for two-character CJK
-   search (none, unless loaded by an older version): cjk.refresh;
 then facet_counts.refresh counts the tweets page's default facets.
 
 Small temporary tables hold the intermediate groups; every summary is a
@@ -24,7 +22,7 @@ campaigns.tweets.
 """
 import urllib.parse
 
-from . import cjk, facet_counts
+from . import facet_counts
 
 # How many of the most retweeted accounts to keep per campaign; every other
 # kind keeps all its values (languages, clients and accounts are few, and
@@ -118,14 +116,13 @@ def domain(url):
 
 
 def ensure(conn):
-    """Create the summary tables, their indexes and the CJK index if missing.
+    """Create the summary tables and their indexes if missing.
     (A campaign's shared tweets are found by schema.INDEXES' shared_tweets
     (campaign) index, which the build creates with the other indexes.)"""
     for sql in SUMMARY_TABLES.values():
         conn.execute(sql)
     for sql in SUMMARY_INDEXES:
         conn.execute(sql)
-    cjk.ensure(conn)
 
 
 def _rows(columns):
@@ -177,7 +174,6 @@ def refresh(conn, campaign, add_users=None):
     _group_summaries(conn, p)
     _hashtags_and_urls(conn, p)
     _update_shared(conn, p)
-    cjk.refresh(conn, campaign, ids="temp._tei_ids")
     facet_counts.refresh(conn, campaign, ids="temp._tei_ids")
     for table in ("_tei_ids", "_tei_hours", "_tei_groups", "_tei_tweeting", "_tei_items", "_tei_touched"):
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")

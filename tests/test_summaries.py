@@ -1,19 +1,15 @@
-"""The per-campaign summaries and the CJK bigram index, checked against
+"""The per-campaign summaries, checked against
 figures computed here independently, in Python, from the raw rows."""
 import datetime
 import json
-import pathlib
 import re
 import shutil
 import sqlite3
 from collections import Counter, defaultdict
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from datasette_tei import cjk, load, summaries
-from datasette_tei.cli import DEMO_DIR
+from datasette_tei import summaries
 
 
 def connect(path):
@@ -172,7 +168,6 @@ def test_refresh_is_repeatable_and_touches_one_campaign(demo_copy):
     conn = connect(demo_copy)
     names = campaigns_of(conn)
     before = {name: stored(conn, name) for name in names}
-    cjk_rows = conn.execute("SELECT count(*) FROM tweets_cjk").fetchone()[0]
     # Damage another campaign's summary: refreshing the first must leave it.
     conn.execute("UPDATE campaign_months SET tweets = -1 WHERE campaign = ?", (names[1],))
     for _ in range(2):
@@ -180,7 +175,6 @@ def test_refresh_is_repeatable_and_touches_one_campaign(demo_copy):
         summaries.refresh(conn, names[0])
         conn.execute("COMMIT")
     assert stored(conn, names[0]) == before[names[0]]
-    assert conn.execute("SELECT count(*) FROM tweets_cjk").fetchone()[0] == cjk_rows
     assert set(r[0] for r in conn.execute(
         "SELECT tweets FROM campaign_months WHERE campaign = ?", (names[1],))) == {-1}
     assert not conn.execute("SELECT name FROM sqlite_temp_master WHERE name LIKE '_tei%'").fetchall()
@@ -225,7 +219,7 @@ def test_ensure_is_idempotent_and_creates_every_table(db_path):
     summaries.ensure(conn)
     summaries.ensure(conn)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert set(summaries.SUMMARY_TABLES) | {cjk.TABLE, cjk.IMPORTS_TABLE} <= tables
+    assert set(summaries.SUMMARY_TABLES) <= tables
 
 
 def test_refresh_never_scans_every_tweet(demo_copy):
@@ -240,7 +234,6 @@ def test_refresh_never_scans_every_tweet(demo_copy):
     summaries.refresh(conn, campaign)
     conn.execute("ROLLBACK")
     conn.set_trace_callback(None)
-    cjk.register_functions(conn)
     conn.create_function("tei_domain", 1, summaries.domain)
     reading = [s for s in statements if re.search(r"\b(FROM|JOIN) tweets\b", s)]
     assert 3 <= len(reading) <= 7
@@ -267,71 +260,3 @@ def test_domains():
         assert summaries.domain(url) == host == oracle_domain(url)
     assert summaries.domain("") is None
     assert summaries.domain("http://[bad") is None
-
-
-# --- The CJK bigram index -----------------------------------------------------
-
-def test_bigrams():
-    assert cjk.bigrams("中华人民") == "中华 华人 人民"
-    assert cjk.bigrams("no cjk here") is None
-    assert cjk.bigrams("RT @x: 香港 a 人") == "香港 人"
-    assert cjk.bigrams("한국어 テスト") == "한국 국어 テス スト"
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from("中华人民共和国香港 ab,\n한국テ"), max_size=40))
-def test_every_cjk_pair_is_a_token(text):
-    tokens = set((cjk.bigrams(text) or "").split())
-    for i in range(len(text) - 1):
-        pair = text[i:i + 2]
-        if cjk.is_cjk(pair):
-            assert pair in tokens
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.text(max_size=30))
-def test_search_plan_keeps_every_term_and_quotes_safely(q):
-    trigram, bigram, residue = cjk.plan(q)
-    assert sorted(trigram + bigram + residue) == sorted(cjk.terms(q))
-    # Whatever the user typed, the expressions are valid FTS5.
-    conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE VIRTUAL TABLE f USING fts5(x, tokenize='trigram')")
-    conn.execute("CREATE VIRTUAL TABLE b USING fts5(x, content='', tokenize='unicode61')")
-    conn.execute("SELECT * FROM f WHERE f MATCH ?", (cjk.trigram_query(q),)).fetchall()
-    conn.execute("SELECT rowid FROM b WHERE b MATCH ?", (cjk.bigram_query(q),)).fetchall()
-
-
-def test_snippet_marks_terms():
-    text = "x" * 300 + " 中华人民共和国 " + "y" * 300
-    s = cjk.snippet(text, "人民")
-    assert cjk.OPEN + "人民" + cjk.CLOSE in s
-    assert s.startswith("…") and s.endswith("…") and len(s) < 200
-
-
-def _bigram_hits(conn, word):
-    return {r[0] for r in conn.execute(
-        "SELECT rowid FROM tweets_cjk WHERE tweets_cjk MATCH ?", (f'"{word}"',))}
-
-
-def _text_hits(conn, word):
-    return {r[0] for r in conn.execute("SELECT tweetid, tweet_text FROM tweets")
-            if r[1] and word in r[1]}
-
-
-def test_incremental_build_indexes_new_campaigns_once(db_path):
-    """Build one campaign, then the whole demo: the bigram index holds every
-    CJK tweet exactly once, and finds a two-character word inside longer runs."""
-    first = str(sorted((pathlib.Path(DEMO_DIR) / "hashed").iterdir())[0])
-    assert load.build(db_path, [first]).ok
-    conn = connect(db_path)
-    n_first = conn.execute("SELECT count(*) FROM tweets_cjk").fetchone()[0]
-    assert n_first > 0
-    assert load.build(db_path, [DEMO_DIR]).ok
-    conn = connect(db_path)
-    with_cjk = conn.execute(
-        "SELECT count(*) FROM tweets WHERE tweet_text GLOB ?", (cjk.GLOB,)).fetchone()[0]
-    assert conn.execute("SELECT count(*) FROM tweets_cjk").fetchone()[0] == with_cjk > n_first
-    for word in ("人民", "华人", "香港"):
-        assert _bigram_hits(conn, word) == _text_hits(conn, word) != set()
-    assert load.build(db_path, [DEMO_DIR]).ok  # nothing new: nothing indexed twice
-    assert connect(db_path).execute("SELECT count(*) FROM tweets_cjk").fetchone()[0] == with_cjk
