@@ -330,16 +330,17 @@ class _Precomputed:
             return []
         return await super().suggest()
 
-    async def _few_rows(self):
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM ({self.sql}) LIMIT {SUGGEST_MAX_ROWS + 1})"
+    async def _few_rows(self, most=None, time_limit="facet_suggest_time_limit_ms"):
+        most = SUGGEST_MAX_ROWS if most is None else most
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM ({self.sql}) LIMIT {most + 1})"
         try:
             rows = await self.ds.execute(
                 self.database, sql, self.params,
-                custom_time_limit=self.ds.setting("facet_suggest_time_limit_ms"),
+                custom_time_limit=self.ds.setting(time_limit),
             )
         except Exception:  # interrupted (too many rows to count quickly) or not countable
             return False
-        return rows.first()[0] <= SUGGEST_MAX_ROWS
+        return rows.first()[0] <= most
 
     async def _too_many_rows(self):
         """True when, in a TEI database, the view has more rows than a live
@@ -349,7 +350,24 @@ class _Precomputed:
         if self.row_count is None:
             return False
         limit = self.ds.setting("facet_time_limit_ms") * LIVE_FACET_ROWS_PER_MS
-        return self.row_count > limit and await served.is_tei(self.ds, self.database)
+        if self.row_count > limit:
+            return await served.is_tei(self.ds, self.database)
+        # Datasette 1.0 counts at most count_limit + 1 rows: "more than
+        # count_limit". Count on to the bound, once per page (three facet
+        # types ask), and within the facet time limit: a view that cannot
+        # be counted that far in time cannot be grouped in time either.
+        capped = getattr(self.ds.databases.get(self.database), "count_limit", None)
+        if capped is None or self.row_count != capped + 1 or limit <= capped:
+            return False
+        if not await served.is_tei(self.ds, self.database):
+            return False
+        view = (self.sql, repr(self.params))
+        known = getattr(self.request, "_tei_too_many", None)
+        if known is None or known[0] != view:
+            known = (view, not await self._few_rows(limit, "facet_time_limit_ms"))
+            if self.request is not None:
+                self.request._tei_too_many = known
+        return known[1]
 
     async def facet_results(self):
         configs = self.get_configs()

@@ -439,6 +439,25 @@ async def test_a_view_within_the_bound_gets_live_facets(demo_db, monkeypatch):
 
 
 @pytest.mark.asyncio
+@pytest.mark.skipif(not DATASETTE_1, reason="Datasette 0.65 counts every row")
+async def test_a_capped_count_is_counted_on_to_the_bound(demo_db, monkeypatch):
+    """Datasette 1.0 counts at most count_limit + 1 rows; above that, the
+    plugin counts on to the bound, once per page, and decides from that."""
+    from datasette.database import Database
+
+    rows = query(demo_db, f"SELECT count(*) FROM tweets WHERE {LIVE_WHERE}")[0][0]
+    monkeypatch.setattr(Database, "count_limit", 50)
+    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 1)
+    for bound, live in ((rows - 1, False), (rows, True)):
+        ds = make_datasette(demo_db, settings={"facet_time_limit_ms": bound})
+        ran = record_facet_queries(ds)
+        assert await html_facets(ds, demo_db, LIVE_VIEW) == ((DEFAULT, set()) if live else (set(), DEFAULT))
+        counts = [sql for sql in ran if sql.startswith("SELECT count(*) FROM (SELECT 1 FROM")]
+        assert len(counts) == 1 and f"LIMIT {bound + 1}" in counts[0]
+        assert len(ran) == 1 + (len(DEFAULT) if live else 0)
+
+
+@pytest.mark.asyncio
 async def test_the_counts_still_answer_views_above_the_bound(demo_db, monkeypatch):
     """The whole table and one campaign come from the counts, however many
     rows; a facet the URL adds there, not counted, is not run."""
