@@ -7,7 +7,7 @@ ten times slower for a common word). Marks (Unicode M*) count as letters, so
 that Hindi or Thai words are not cut at every vowel sign.
 
 Some scripts are written without spaces between words: Chinese, Japanese,
-Korean (between particles), Thai, Lao, Khmer, Myanmar. unicode61 would take
+Korean (whose words carry their particles), Thai, Lao, Khmer, Myanmar. unicode61 would take
 a whole run of them as one token, and a word inside the run could never be
 found. So the text indexed for a tweet holding such characters is its text
 with each run replaced, in place, by the run's overlapping pairs of
@@ -19,6 +19,9 @@ word is one token. Both sides go through index_text(), so they always agree.
 The index keeps no copy of the text (external content: tweets.tweet_text),
 and Datasette finds it by its `content=[tweets]` for `?_search=`, which the
 plugin reads with search_expression() in place of Datasette's escape_fts().
+What it indexed differs from tweet_text where runs were cut into pairs, so
+FTS5's `rebuild`, which re-reads tweet_text, would lose the pairs: the build
+alone writes this index.
 """
 import re
 
@@ -36,8 +39,6 @@ _UNSPACED = ("\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
              "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff")
 _RUN = re.compile(f"[{_UNSPACED}]+")
 _PAIR = re.compile(f"(?=([{_UNSPACED}]{{2}}))")
-# The same ranges for SQLite's GLOB (the tests find such tweets with it).
-GLOB = f"*[{_UNSPACED}]*"
 
 # A match expression that no tweet matches: FTS5 rejects an empty query, so
 # "nothing to look up" needs a real expression. Private-use characters are

@@ -7,9 +7,10 @@ str, int, float and None, which is all a batch holds. Small members are
 parsed in-process: a child is not worth starting for them.
 
 Events, in order: ("header", kind, columns), then any number of
-("rows", [tuple, ...], nbytes, [(tweetid, indexed text), ...]) and ("rejects",
-[(line, reason, raw), ...], nbytes), then ("end", repeated_header_count). A member that cannot be read
-raises ArchiveError, in the parent, with the child's message.
+("rows", [tuple, ...], nbytes, [(tweetid, indexed text), ...]) and
+("rejects", [(line, reason, raw), ...], nbytes), then ("end",
+repeated_header_count). A member that cannot be read raises ArchiveError,
+in the parent, with the child's message.
 """
 import marshal
 import multiprocessing
