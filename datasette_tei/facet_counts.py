@@ -247,6 +247,12 @@ _VIEW = re.compile(
     re.IGNORECASE,
 )
 
+# Datasette's clause for ?_search= (filters.py): the view's rows are among
+# the index's matches, which the index alone counts in a few ms.
+_SEARCH_CLAUSE = re.compile(
+    r"in \(select rowid from (?P<fts>\[[^\]]+\]|\w+) where (?P=fts) match "
+    r"(?P<match>escape_fts\(:search\)|:search)\)")
+
 # Above this many rows a view of a TEI database gets no suggested facets.
 SUGGEST_MAX_ROWS = 100_000
 # Rows a live facet groups per ms of facet_time_limit_ms: a view of more
@@ -346,10 +352,13 @@ class _Precomputed:
         """True when, in a TEI database, the view has more rows than a live
         facet can group within facet_time_limit_ms. self.row_count is
         Datasette's count of the view (None when it skipped the count or
-        the count timed out: then the facets run, as Datasette's would)."""
-        if self.row_count is None:
-            return False
+        the count timed out: then only a search is checked)."""
         limit = self.ds.setting("facet_time_limit_ms") * LIVE_FACET_ROWS_PER_MS
+        if self.row_count is None:
+            # No count (?_nocount=1, or it timed out): a search's matches
+            # still tell, from the index alone.
+            return (await served.is_tei(self.ds, self.database)
+                    and await self._cached(lambda: self._search_too_large(limit)))
         if self.row_count > limit:
             return await served.is_tei(self.ds, self.database)
         # Datasette 1.0 counts at most count_limit + 1 rows: "more than
@@ -361,13 +370,38 @@ class _Precomputed:
             return False
         if not await served.is_tei(self.ds, self.database):
             return False
+        return await self._cached(lambda: self._too_many_counted(limit))
+
+    async def _too_many_counted(self, limit):
+        return (await self._search_too_large(limit)
+                or not await self._few_rows(limit, "facet_time_limit_ms"))
+
+    async def _cached(self, decide):
+        """decide(), once per page: the three facet types ask the same."""
         view = (self.sql, repr(self.params))
         known = getattr(self.request, "_tei_too_many", None)
         if known is None or known[0] != view:
-            known = (view, not await self._few_rows(limit, "facet_time_limit_ms"))
+            known = (view, await decide())
             if self.request is not None:
                 self.request._tei_too_many = known
         return known[1]
+
+    async def _search_too_large(self, limit):
+        """A search whose matches, counted in the full-text index, exceed the
+        bound: each facet would read every match's row (counting the view's
+        rows instead costs as much as the bound allows)."""
+        clause = _SEARCH_CLAUSE.search(self.sql)
+        if not clause or not isinstance(self.params, dict) or "search" not in self.params:
+            return False
+        fts = clause.group("fts")
+        sql = (f"SELECT count(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH "
+               f"{clause.group('match')} LIMIT {limit + 1})")
+        try:
+            rows = await self.ds.execute(self.database, sql, {"search": self.params["search"]},
+                                         custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+        except Exception:  # interrupted: more matches than can be counted in time
+            return True
+        return rows.first()[0] > limit
 
     async def facet_results(self):
         configs = self.get_configs()

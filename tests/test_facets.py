@@ -439,6 +439,24 @@ async def test_a_view_within_the_bound_gets_live_facets(demo_db, monkeypatch):
 
 
 @pytest.mark.asyncio
+async def test_without_a_count_a_search_is_judged_by_its_matches(demo_db, monkeypatch):
+    """?_nocount=1 leaves no row count: a search's matches, counted in the
+    index, still decide; any other view runs its facets, as Datasette would."""
+    matches = query(demo_db, "SELECT count(*) FROM tweets_fts WHERE tweets_fts MATCH 'news'")[0][0]
+    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 1)
+    for bound, live in ((matches - 1, False), (matches, True)):
+        ds = make_datasette(demo_db, settings={"facet_time_limit_ms": bound})
+        ran = record_facet_queries(ds)
+        assert await html_facets(ds, demo_db, "_search=news&_nocount=1") == (
+            (DEFAULT, set()) if live else (set(), DEFAULT))
+        assert len([sql for sql in ran if "FROM tweets_fts WHERE" in sql]) == 1
+    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 0)  # bound: 0 rows
+    ds = make_datasette(demo_db)
+    assert await html_facets(ds, demo_db, LIVE_VIEW) == (set(), DEFAULT)
+    assert await html_facets(ds, demo_db, f"{LIVE_VIEW}&_nocount=1") == (DEFAULT, set())
+
+
+@pytest.mark.asyncio
 @pytest.mark.skipif(not DATASETTE_1, reason="Datasette 0.65 counts every row")
 async def test_a_capped_count_is_counted_on_to_the_bound(demo_db, monkeypatch):
     """Datasette 1.0 counts at most count_limit + 1 rows; above that, the
@@ -455,6 +473,19 @@ async def test_a_capped_count_is_counted_on_to_the_bound(demo_db, monkeypatch):
         counts = [sql for sql in ran if sql.startswith("SELECT count(*) FROM (SELECT 1 FROM")]
         assert len(counts) == 1 and f"LIMIT {bound + 1}" in counts[0]
         assert len(ran) == 1 + (len(DEFAULT) if live else 0)
+    # A search: its matches are counted in the full-text index first.
+    matches = query(demo_db, "SELECT count(*) FROM tweets_fts WHERE tweets_fts MATCH 'news'")[0][0]
+    monkeypatch.setattr(Database, "count_limit", 10)
+    assert matches > 11  # above the capped count
+    for bound, live in ((matches - 1, False), (matches, True)):
+        ds = make_datasette(demo_db, settings={"facet_time_limit_ms": bound})
+        ran = record_facet_queries(ds)
+        assert await html_facets(ds, demo_db, "_search=news") == (
+            (DEFAULT, set()) if live else (set(), DEFAULT))
+        in_index = [sql for sql in ran if sql.startswith("SELECT count(*) FROM (SELECT rowid FROM tweets_fts")]
+        assert len(in_index) == 1 and f"LIMIT {bound + 1}" in in_index[0]
+        # Too many matches: nothing else runs; few enough: the view's count, then the facets.
+        assert len(ran) == (2 + len(DEFAULT) if live else 1)
 
 
 @pytest.mark.asyncio
