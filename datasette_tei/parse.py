@@ -340,8 +340,11 @@ def file_kind(header):
 _FAST = {
     _nullable_text: "({f} or None)",
     parse_userid: "({f}.strip() or None)",
-    parse_count: "(_int({v}) if ({v} := {f}).isdigit() and {v}.isascii() else parse_count({v}))",
-    parse_id: "(_int({v}) if ({v} := {f}).isdigit() and {v}.isascii() and len({v}) < 19 else parse_id({v}))",
+    # Blank (most id columns of most tweets) is decided first, without a call.
+    parse_count: "(None if not ({v} := {f}) else _int({v}) if {v}.isdigit() and {v}.isascii() "
+                 "else parse_count({v}))",
+    parse_id: "(None if not ({v} := {f}) else _int({v}) if {v}.isdigit() and {v}.isascii() "
+              "and len({v}) < 19 else parse_id({v}))",
     parse_bool: "(_BOOL[{v}] if ({v} := {f}) in _BOOL else parse_bool({v}))",
     parse_list: "(\"[]\" if ({v} := {f}) in _EMPTY_LIST else parse_list({v}))",
     parse_coordinate: "(None if ({v} := {f}) in _GEO_WORDS else parse_coordinate({v}))",
