@@ -70,7 +70,10 @@ def cli():
 @click.option("--silent", is_flag=True, help="No progress bars.")
 @click.option("--cache-dir", type=click.Path(file_okay=False),
               help="Where gs:// sources are downloaded (default: ~/.cache/datasette-tei).")
-def build(database, sources, demo, campaign, strict, silent, cache_dir):
+@click.option("--media", is_flag=True,
+              help="With gs:// sources: also download the media archives (hundreds of GB in all) "
+                   "and index their members. Media archives among local SOURCES are always indexed.")
+def build(database, sources, demo, campaign, strict, silent, cache_dir, media):
     """Convert TEI archives into one SQLite DATABASE.
 
     SOURCES are .zip, .csv or .csv.gz files, or folders searched
@@ -89,7 +92,7 @@ def build(database, sources, demo, campaign, strict, silent, cache_dir):
     if not sources:
         raise click.UsageError("give at least one SOURCE, or --demo")
     if any(bucket_mod.is_gs_url(source) for source in sources):
-        sources, campaign = _fetch_gs_sources(sources, campaign, cache_dir, silent), None
+        sources, campaign = _fetch_gs_sources(sources, campaign, cache_dir, silent, media), None
     progress = load.NullProgress() if silent else BarProgress()
     try:
         report = load.build(database, sources, campaign=campaign, strict=strict, progress=progress)
@@ -276,7 +279,7 @@ def _print_download(report, dest):
         click.echo(f"Error: {error}", err=True)
 
 
-def _fetch_gs_sources(sources, campaign, cache_dir, silent):
+def _fetch_gs_sources(sources, campaign, cache_dir, silent, media=False):
     """build with gs:// sources: download them into the cache, verified.
 
     Returns the local sources to build from: the verified files of each
@@ -301,7 +304,7 @@ def _fetch_gs_sources(sources, campaign, cache_dir, silent):
             raise click.ClickException(str(error)) from None
         dest = os.path.join(cache_dir, bucket_name)
         report = _download(dest, source, (campaign,) if campaign else (), credentials,
-                           bucket_mod.DEFAULT_RETRY_TIMEOUT, media=False, silent=silent)
+                           bucket_mod.DEFAULT_RETRY_TIMEOUT, media=media, silent=silent)
         _print_download(report, dest)
         if not report.ok:
             click.echo("Nothing was built: run the same command again to resume the download.", err=True)

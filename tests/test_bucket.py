@@ -415,6 +415,20 @@ def test_build_whole_prefix_from_bucket(emulator, tmp_path):
     assert conn.execute("select count(*) from imports where status != 'done'").fetchone()[0] == 0
 
 
+def test_build_with_media_downloads_and_indexes_them(emulator, tmp_path):
+    """build --media does in one command what download --media and build do."""
+    one_step, cache = tmp_path / "one.db", tmp_path / "cache"
+    result = run("build", one_step, URL, "--campaign", "ira*", "--media", "--cache-dir", cache, "--silent")
+    assert result.exit_code == 0, result.output
+    assert list(cache.rglob("*tweet_media*"))
+    dest, two_steps = tmp_path / "mirror", tmp_path / "two.db"
+    assert run("download", dest, URL, "--media", "--campaign", "ira*", "--silent").exit_code == 0
+    assert run("build", two_steps, dest, "--silent").exit_code == 0
+    media_sql = "select campaign, tweetid, userid, kind, member, size from media order by member"
+    rows = sqlite3.connect(one_step).execute(media_sql).fetchall()
+    assert len(rows) == 6 and rows == sqlite3.connect(two_steps).execute(media_sql).fetchall()
+
+
 def test_build_with_cache_dir_and_glob_over_releases(emulator, tmp_path):
     db, cache = tmp_path / "tei.db", tmp_path / "cache"
     result = run("build", db, URL, "--campaign", "2018_*/*", "--cache-dir", cache, "--silent")
