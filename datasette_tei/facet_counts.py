@@ -12,9 +12,10 @@ tweets of one campaign (`?campaign=X`, which Datasette turns into
 `tweets.campaign = X`: a tweet that another campaign's archive also holds
 counts under its first campaign, as the filter selects it). Any other page
 (another filter, a search, a page past the first of a sorted view) is
-computed live, by Datasette's own code, unless Datasette's count of its rows
-says the facet would only time out (LIVE_FACET_ROWS_PER_MS): it is then
-reported as timed out without being run.
+computed live, by Datasette's own code, unless it has more rows than a facet
+can group within facet_time_limit_ms (LIVE_FACET_ROWS_PER_MS; Datasette's
+count of the view tells, or a search's matches in the full-text index): the
+facet is then reported as timed out without being run.
 
 Counts (table tei_facet_counts): one row per facet, campaign and value;
 campaign is NULL on the rows that sum every campaign, so that the whole
@@ -412,12 +413,14 @@ class _Precomputed:
         if any(self._column(config) in counted for config in configs):
             precomputed, campaign = await self._scope()
         # A live facet of too many rows is reported as timed out, under the
-        # name Datasette's own time-out gives it, without being run.
-        too_many = await self._too_many_rows()
+        # name Datasette's own time-out gives it, without being run. (Asked
+        # only where a facet would run live: the question may cost a count.)
         if not precomputed:
-            if too_many:
+            if await self._too_many_rows():
                 return [], [self._column(config) for config in configs]
             return await super().facet_results()
+        too_many = (any(self._column(config) not in counted for config in configs)
+                    and await self._too_many_rows())
         results, timed_out = [], []
         limit = self.get_facet_size() + 1
         for config in configs:  # one at a time, in order, each by Datasette's code

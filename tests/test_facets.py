@@ -473,6 +473,12 @@ async def test_a_capped_count_is_counted_on_to_the_bound(demo_db, monkeypatch):
         counts = [sql for sql in ran if sql.startswith("SELECT count(*) FROM (SELECT 1 FROM")]
         assert len(counts) == 1 and f"LIMIT {bound + 1}" in counts[0]
         assert len(ran) == 1 + (len(DEFAULT) if live else 0)
+    # The whole table and one campaign read the counts: nothing to decide, no count run.
+    ds = make_datasette(demo_db, settings={"facet_time_limit_ms": rows})
+    ran = record_facet_queries(ds)
+    for view in ("", f"campaign={campaign_names(demo_db)[0]}"):
+        assert await html_facets(ds, demo_db, view) == (DEFAULT, set())
+    assert ran and all(sql == facet_counts.TOP_SQL for sql in ran)
     # A search: its matches are counted in the full-text index first.
     matches = query(demo_db, "SELECT count(*) FROM tweets_fts WHERE tweets_fts MATCH 'news'")[0][0]
     monkeypatch.setattr(Database, "count_limit", 10)
