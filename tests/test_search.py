@@ -20,7 +20,7 @@ TEXTS = [
     "中华人民共和国政府今天在香港发表声明",  # Chinese: one long run
     "共和，和国",  # two runs that only punctuation separates
     "東京オリンピックは延期された",  # Japanese: kanji and kana
-    "대통령 선거에서 승리했다",  # Korean: spaces between phrases, not words
+    "대통령 선거에서 승리했다",  # Korean: particles written onto their words
     "ประเทศไทยสวัสดีครับ การเลือกตั้ง",  # Thai: no spaces between words
     "हिन्दी भाषा में चुनाव",  # Hindi: vowel signs inside words
     "Выборы в России прошли",
