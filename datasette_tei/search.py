@@ -23,6 +23,7 @@ What it indexed differs from tweet_text where runs were cut into pairs, so
 FTS5's `rebuild`, which re-reads tweet_text, would lose the pairs: the build
 alone writes this index.
 """
+import functools
 import operator
 import re
 
@@ -126,8 +127,17 @@ def _pattern(words, prefix):
     return r"\W+".join(pieces)
 
 
+@functools.lru_cache(maxsize=64)
 def _patterns(q):
-    return [re.compile(_pattern(words, prefix), re.IGNORECASE) for words, prefix in phrases(q)]
+    """(a pattern per part, every part in one pattern, longest first, or
+    None): rank() and snippet() run once per row of a search, and the
+    search is read and its patterns compiled once, not once per row."""
+    parts = phrases(q)
+    each = tuple(re.compile(_pattern(words, prefix), re.IGNORECASE) for words, prefix in parts)
+    # Longest first, so that a phrase is marked whole rather than word by word.
+    parts.sort(key=lambda part: len(part[0]), reverse=True)
+    every = re.compile("|".join(_pattern(w, p) for w, p in parts), re.IGNORECASE) if parts else None
+    return each, every
 
 
 # The search's score: bm25's weight of a part found in a tweet, from how
@@ -141,7 +151,7 @@ def rank(text, q):
     text = text or ""
     norm = RANK_K1 * (1 - RANK_B + RANK_B * len(text) / RANK_AVERAGE_LENGTH)
     score = 0.0
-    for pattern in _patterns(q):
+    for pattern in _patterns(q)[0]:
         found = len(pattern.findall(text))
         score += found * (RANK_K1 + 1) / (found + norm) if found else 0.0
     return -score
@@ -154,12 +164,9 @@ def snippet(text, q, width=160):
     """A window of the text around the first match, every match marked ⟦…⟧."""
     if text is None:
         return None
-    parts = phrases(q)
-    if not parts:
+    pattern = _patterns(q)[1]
+    if pattern is None:
         return text[:width]
-    # Longest first, so that a phrase is marked whole rather than word by word.
-    parts.sort(key=lambda part: len(part[0]), reverse=True)
-    pattern = re.compile("|".join(_pattern(w, p) for w, p in parts), re.IGNORECASE)
     first = pattern.search(text)
     start = 0
     if first and len(text) > width:
