@@ -45,6 +45,7 @@ def words(text):
 def oracle(text, q):
     """Every part of the search is in the text: a word of an unspaced script
     anywhere, any other word whole (or as a prefix, with *)."""
+    text = text or ""
     for part in q.split():
         if UNSPACED.search(part):
             if part not in text:

@@ -3,12 +3,12 @@
 at most, and that a filter pages through the matches of other campaigns.
 Checked against an oracle in Python, on a small database made here with the
 tables the search reads."""
-import re
 import sqlite3
 
 import pytest
 
 from datasette_tei import queries, search as search_mod
+from test_search import oracle as search_oracle
 
 N = queries.SCAN_LIMIT + 2000  # more matches than the search may read
 
@@ -55,22 +55,15 @@ def search(conn, q, campaign="", language="", sql=queries._SEARCH_SQL):
 def oracle(conn, q, keep):
     """The newest SCAN_LIMIT tweets with every word, the first FOUND_LIMIT of
     them that `keep` accepts, the best 200 by score (then newest)."""
-    words = q.casefold().split()
     candidates = [
         row for row in conn.execute(
             "SELECT tweetid, campaign, tweet_language, tweet_text FROM tweets ORDER BY tweetid DESC")
-        if all(found(w, row[3].casefold()) for w in words)
+        if search_oracle(row[3], q)
     ][:queries.SCAN_LIMIT]
     kept = [row for row in candidates if keep(*row[:3])][:queries.FOUND_LIMIT]
     best = sorted(kept, key=lambda row: (search_mod.rank(row[3], q), -row[0]))[:200]
     return [(str(row[0]), round(search_mod.rank(row[3], q), 3)) for row in best]
 
-
-def found(word, text):
-    """A Chinese word anywhere in the text, any other as a whole word."""
-    if re.fullmatch(r"[\u4e00-\u9fff]+", word):
-        return word in text
-    return word in re.findall(r"\w+", text)
 
 
 def result(rows):
