@@ -130,8 +130,11 @@ def parse_bool(value):
     raise RowError(f"not a boolean: {_show(value)}")
 
 
+# ASCII digits only: int() reads other scripts' digits, SQLite's date
+# functions do not.
 _TIME_RE = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.\d+)?)?)?(?:Z|[+-]00:?00| UTC)?$"
+    r"(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.\d+)?)?)?(?:Z|[+-]00:?00| UTC)?$",
+    re.ASCII,
 )
 
 
@@ -158,23 +161,23 @@ def _time(value, with_time):
     return f"{date} {time}"
 
 
+# The formats every known release uses, checked in one C call: four times
+# cheaper than slicing the string, and this runs for every tweet.
+_DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_PLAIN_TIME = re.compile(_DATE + r" (?:[01][0-9]|2[0-3]):[0-5][0-9]").fullmatch
+_PLAIN_DATE = re.compile(_DATE).fullmatch
+
+
 def parse_time(value):
     """`YYYY-MM-DD HH:MM` UTC; seconds, a `T` or a UTC suffix are accepted too."""
-    # Fast path for the format every known release uses.
-    if len(value) == 16 and value[10] == " " and value[4] == "-" and value[13] == ":":
-        if value[:4].isdigit() and value[5:7].isdigit() and value[8:10].isdigit() \
-                and value[11:13].isdigit() and value[14:].isdigit() \
-                and "01" <= value[5:7] <= "12" and "01" <= value[8:10] <= "31" \
-                and value[11:13] < "24" and value[14:] < "60":
-            return value
+    if _PLAIN_TIME(value):
+        return value
     return _time(value, True)
 
 
 def parse_date(value):
     """`YYYY-MM-DD`; a full timestamp is cut to its date."""
-    if len(value) == 10 and value[4] == "-" and value[7] == "-" and value[:4].isdigit() \
-            and value[5:7].isdigit() and value[8:].isdigit() \
-            and "01" <= value[5:7] <= "12" and "01" <= value[8:] <= "31":
+    if _PLAIN_DATE(value):
         return value
     return _time(value, False)
 
@@ -349,6 +352,8 @@ _FAST = {
     parse_list: "(\"[]\" if ({v} := {f}) in _EMPTY_LIST else parse_list({v}))",
     parse_coordinate: "(None if ({v} := {f}) in _GEO_WORDS else parse_coordinate({v}))",
     parse_tweet_text: "(parse_tweet_text({v}) if \"&\" in ({v} := {f}) else {v})",
+    parse_time: "({v} if _PLAIN_TIME({v} := {f}) else parse_time({v}))",
+    parse_date: "({v} if _PLAIN_DATE({v} := {f}) else parse_date({v}))",
     parse_tweetid: "(_int({v}) if 0 < len({v} := {f}) < 19 and {v}.isdigit() and {v}.isascii() "
                    "and {v}[0] != \"0\" else parse_tweetid({v}))",
 }
@@ -399,6 +404,8 @@ class Converter:
             "parse_count": parse_count, "parse_id": parse_id, "parse_bool": parse_bool,
             "parse_list": parse_list, "parse_coordinate": parse_coordinate,
             "parse_tweet_text": parse_tweet_text, "parse_tweetid": parse_tweetid,
+            "parse_time": parse_time, "parse_date": parse_date,
+            "_PLAIN_TIME": _PLAIN_TIME, "_PLAIN_DATE": _PLAIN_DATE,
             "tail": tuple(tail),
         }
         for number, (parser, position, name) in enumerate(self._plan):

@@ -12,6 +12,7 @@ Events, in order: ("header", kind, columns), then any number of
 repeated_header_count). A member that cannot be read raises ArchiveError,
 in the parent, with the child's message.
 """
+import gc
 import marshal
 import multiprocessing
 import os
@@ -107,6 +108,11 @@ def _child(receive, connection, path, campaign, name, size, checksum, local, tai
     # Ctrl-C reaches the whole process group; the parent handles it and
     # ends this process, which must not answer it with an error message.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Every row makes a list and a tuple, so the cycle collector would run
+    # every few hundred rows, over objects that never form cycles (a parse
+    # of 200,000 rows, bad ones included, leaves none): without it the parse
+    # costs less CPU, and its memory stays flat all the same.
+    gc.disable()
     # The archive opens its zip again on the first read, here in the child:
     # through the central directory, or, for a zip without one, at the
     # member's place found by the parent's scan of the local headers.
