@@ -152,6 +152,12 @@ INDEXES = (
     # primary key past every other campaign's tweets.
     ("tweets", ("campaign",)),
     ("tweets", ("tweet_time",)),
+    # The tweet ids alone, beside the table keyed by them: Datasette counts
+    # a `?_search=` view (0.65: every match) as `count(*) ... WHERE rowid IN
+    # (matches)`, and SQLite checks each match in this narrow index (3% of
+    # the table's size) instead of in the table's own pages. For a word in
+    # 364,000 of 5.1M tweets that count fell from 0.75 to 0.3 s.
+    ("tweets", ("tweetid",)),
     ("tweets", ("userid", "tweet_time")),
     ("tweets", ("tweet_language",)),
     ("tweets", ("tweet_client_name",)),
