@@ -13,6 +13,10 @@ transaction, in these passes over the campaign's rows:
 3. the rows with hashtags, then with URLs, unnested with json_each;
 then facet_counts.refresh counts the tweets page's default facets.
 
+Pass 3 needs nothing the others make, so a build runs it beside them, in a
+thread on a second connection that reads the committed database: SQLite
+works outside Python's lock, and the two halves take about as long.
+
 Small temporary tables hold the intermediate groups; every summary is a
 narrow table keyed by campaign.
 
@@ -20,6 +24,7 @@ A campaign's rows are its own tweets plus the tweets another campaign's
 archive loaded first (shared_tweets), so that the figures add up to
 campaigns.tweets.
 """
+import threading
 import urllib.parse
 
 from . import facet_counts
@@ -152,12 +157,15 @@ def _collect_ids(conn, p):
     )
 
 
-def refresh(conn, campaign, add_users=None):
+def refresh(conn, campaign, add_users=None, reader=None):
     """Recompute one campaign's summaries (inside the caller's transaction).
 
     `add_users(conn, campaign, tweeting)`, when given, is called once the
     campaign's rows are grouped and before anything reads users: tweeting
     names a table of the distinct userids of the campaign's own tweets.
+    `reader`, when given, opens another connection to the same database,
+    whose tweets the caller has committed: the hashtag and URL figures are
+    then computed on it, in a thread, while this one computes the rest.
     Returns how many accounts tweeted the campaign's own tweets (the
     campaigns.tweeting_accounts figure)."""
     ensure(conn)
@@ -165,19 +173,66 @@ def refresh(conn, campaign, add_users=None):
     _remember_shared(conn, p)
     for table in PAGE_TABLES:
         conn.execute(f"DELETE FROM [{table}] WHERE campaign = :campaign", p)
-    _collect_ids(conn, p)
-    _time_summaries(conn, p)
-    tweeting = _groups(conn, p)
-    if add_users:
-        add_users(conn, campaign, "temp._tei_tweeting")
-    _account_months(conn, p)
-    _group_summaries(conn, p)
-    _hashtags_and_urls(conn, p)
+    beside = _Beside(reader, lambda other: (_collect_ids(other, p), _list_figures(other, p))) if reader else None
+    try:
+        _collect_ids(conn, p)
+        _time_summaries(conn, p)
+        tweeting = _groups(conn, p)
+        if add_users:
+            add_users(conn, campaign, "temp._tei_tweeting")
+        _account_months(conn, p)
+        _group_summaries(conn, p)
+        facet_counts.refresh(conn, campaign, ids="temp._tei_ids")
+        if beside:
+            _copy_list_figures(beside.result(), conn)
+        else:
+            _list_figures(conn, p)
+    finally:
+        if beside:
+            beside.close()
+    _store_list_figures(conn, p)
     _update_shared(conn, p)
-    facet_counts.refresh(conn, campaign, ids="temp._tei_ids")
-    for table in ("_tei_ids", "_tei_hours", "_tei_groups", "_tei_tweeting", "_tei_items", "_tei_touched"):
+    for table in ("_tei_ids", "_tei_hours", "_tei_groups", "_tei_tweeting", "_tei_touched") + tuple(_LIST_TABLES):
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
     return tweeting
+
+
+class _Beside:
+    """`work(connection)` in a thread, on a connection `open_connection()`
+    makes there; result() waits for it and returns the connection, whose
+    temporary tables hold what it made."""
+
+    def __init__(self, open_connection, work):
+        self._conn = None
+        self._error = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, args=(open_connection, work), daemon=True)
+        self._thread.start()
+
+    def _run(self, open_connection, work):
+        try:
+            self._conn = open_connection()
+            if not self._stopping:
+                work(self._conn)
+        except BaseException as error:  # raised again in the caller's thread
+            self._error = error
+
+    def result(self):
+        self._thread.join()
+        if self._error:
+            raise self._error
+        return self._conn
+
+    def close(self):
+        """Stop the work if it still runs (the caller failed or was
+        interrupted), then close the connection."""
+        self._stopping = True
+        while self._thread.is_alive():
+            if self._conn is not None:
+                self._conn.interrupt()
+            self._thread.join(0.1)
+        if self._conn is not None:
+            self._conn.close()
 
 
 def _time_summaries(conn, p):
@@ -299,10 +354,21 @@ def _group_summaries(conn, p):
     )
 
 
-def _hashtags_and_urls(conn, p):
-    # Pass 3: only rows whose lists are not empty reach json_each (and only
-    # valid JSON: json_each(NULL) is empty). The rows are read once per
-    # list: cheaper than materialising the listed rows.
+# What pass 3 makes, on whichever connection runs it.
+_LIST_TABLES = {
+    "_tei_hashtags": "(value TEXT PRIMARY KEY, tweets INTEGER, accounts INTEGER) WITHOUT ROWID",
+    "_tei_urls": "(url TEXT PRIMARY KEY, domain TEXT, tweets INTEGER) WITHOUT ROWID",
+    "_tei_domains": "(value TEXT PRIMARY KEY, tweets INTEGER, accounts INTEGER) WITHOUT ROWID",
+}
+
+
+def _list_figures(conn, p):
+    """Pass 3: every hashtag, URL and domain of the campaign's rows, with
+    its tweets and accounts, into _LIST_TABLES. Reads temp._tei_ids; writes
+    nothing but temporary tables, so that another connection can run it."""
+    # Only rows whose lists are not empty reach json_each (and only valid
+    # JSON: json_each(NULL) is empty). The rows are read once per list:
+    # cheaper than materialising the listed rows.
     conn.execute("DROP TABLE IF EXISTS temp._tei_items")
     conn.execute(
         f"""CREATE TEMP TABLE _tei_items AS
@@ -317,27 +383,56 @@ def _hashtags_and_urls(conn, p):
         WHERE l.list <> '[]' AND j.type = 'text' AND j.value <> ''""",
         p,
     )
-    _insert_top(
-        conn, p, "hashtag",
-        """SELECT value, NULL AS label, count(DISTINCT tweetid) AS tweets,
-                  count(DISTINCT userid) AS accounts, NULL AS internal
-        FROM _tei_items WHERE kind = 'hashtag' GROUP BY value""",
+    for table, columns in _LIST_TABLES.items():
+        conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
+        conn.execute(f"CREATE TEMP TABLE [{table}] {columns}")
+    conn.execute(
+        """INSERT INTO temp._tei_hashtags (value, tweets, accounts)
+        SELECT value, count(DISTINCT tweetid), count(DISTINCT userid)
+        FROM temp._tei_items WHERE kind = 'hashtag' GROUP BY value"""
     )
     # Domains per distinct URL: Python parses each URL once, not per tweet.
     conn.create_function("tei_domain", 1, domain, deterministic=True)
+    conn.execute(
+        """INSERT INTO temp._tei_urls (url, domain, tweets)
+        SELECT value, tei_domain(value), count(DISTINCT tweetid)
+        FROM temp._tei_items WHERE kind = 'url' GROUP BY value"""
+    )
+    conn.execute(
+        """INSERT INTO temp._tei_domains (value, tweets, accounts)
+        SELECT u.domain, count(DISTINCT i.tweetid), count(DISTINCT i.userid)
+        FROM temp._tei_items i JOIN temp._tei_urls u ON u.url = i.value
+        WHERE i.kind = 'url' AND u.domain IS NOT NULL GROUP BY u.domain"""
+    )
+    conn.execute("DROP TABLE temp._tei_items")
+
+
+def _copy_list_figures(source, conn):
+    """_LIST_TABLES from the connection that made them into this one's, a
+    batch at a time (a large campaign has millions of URLs)."""
+    for table, columns in _LIST_TABLES.items():
+        conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
+        conn.execute(f"CREATE TEMP TABLE [{table}] {columns}")
+        cursor = source.execute(f"SELECT * FROM temp.[{table}]")
+        insert = f"INSERT INTO temp.[{table}] VALUES (?, ?, ?)"
+        while batch := cursor.fetchmany(10000):
+            conn.executemany(insert, batch)
+
+
+def _store_list_figures(conn, p):
+    _insert_top(
+        conn, p, "hashtag",
+        """SELECT value, NULL AS label, tweets, accounts, NULL AS internal FROM temp._tei_hashtags""",
+    )
     conn.execute("DELETE FROM campaign_urls WHERE campaign = :campaign", p)
     conn.execute(
         """INSERT INTO campaign_urls (url, campaign, domain, tweets)
-        SELECT value, :campaign, tei_domain(value), count(DISTINCT tweetid)
-        FROM _tei_items WHERE kind = 'url' GROUP BY value""",
+        SELECT url, :campaign, domain, tweets FROM temp._tei_urls""",
         p,
     )
     _insert_top(
         conn, p, "domain",
-        """SELECT u.domain AS value, NULL AS label, count(DISTINCT i.tweetid) AS tweets,
-                  count(DISTINCT i.userid) AS accounts, NULL AS internal
-        FROM _tei_items i JOIN campaign_urls u ON u.url = i.value AND u.campaign = :campaign
-        WHERE i.kind = 'url' AND u.domain IS NOT NULL GROUP BY u.domain""",
+        """SELECT value, NULL AS label, tweets, accounts, NULL AS internal FROM temp._tei_domains""",
     )
 
 

@@ -5,11 +5,12 @@ import json
 import re
 import shutil
 import sqlite3
+import threading
 from collections import Counter, defaultdict
 
 import pytest
 
-from datasette_tei import summaries
+from datasette_tei import finish, summaries
 
 
 def connect(path):
@@ -178,6 +179,78 @@ def test_refresh_is_repeatable_and_touches_one_campaign(demo_copy):
     assert set(r[0] for r in conn.execute(
         "SELECT tweets FROM campaign_months WHERE campaign = ?", (names[1],))) == {-1}
     assert not conn.execute("SELECT name FROM sqlite_temp_master WHERE name LIKE '_tei%'").fetchall()
+
+
+def _everything(conn, campaign):
+    return (stored(conn, campaign),
+            sorted(map(tuple, conn.execute("SELECT * FROM campaign_urls WHERE campaign = ?", (campaign,)))),
+            sorted(map(tuple, conn.execute("SELECT * FROM shared_values"))))
+
+
+def test_hashtags_and_urls_beside_give_the_same_figures(demo_copy):
+    """The build computes the hashtag and URL figures in a thread, on a
+    second connection: they are the ones computed in line."""
+    conn = connect(demo_copy)
+    opened, open_reader = [], finish._reader(conn)
+
+    def reader():
+        opened.append(threading.get_ident())
+        return open_reader()
+
+    for campaign in campaigns_of(conn):
+        conn.execute("UPDATE campaign_urls SET tweets = -1 WHERE campaign = ?", (campaign,))
+        conn.execute("BEGIN")
+        summaries.refresh(conn, campaign)
+        conn.execute("COMMIT")
+        in_line = _everything(conn, campaign)
+        conn.execute("UPDATE campaign_urls SET tweets = -1 WHERE campaign = ?", (campaign,))
+        conn.execute("BEGIN")
+        summaries.refresh(conn, campaign, reader=reader)
+        conn.execute("COMMIT")
+        assert _everything(conn, campaign) == in_line
+        assert in_line[1] and all(row[3] > 0 for row in in_line[1])  # (url, campaign, domain, tweets)
+    assert opened and threading.get_ident() not in opened
+    assert not conn.execute("SELECT name FROM sqlite_temp_master WHERE name LIKE '_tei%'").fetchall()
+
+
+def test_an_error_beside_fails_the_refresh_and_stops_the_thread(demo_copy, tmp_path):
+    conn = connect(demo_copy)
+    campaign = campaigns_of(conn)[0]
+    before = _everything(conn, campaign)
+    threads = threading.active_count()
+    empty = str(tmp_path / "empty.db")
+    conn.execute("BEGIN")
+    with pytest.raises(sqlite3.OperationalError, match="no such table: (shared_)?tweets"):
+        summaries.refresh(conn, campaign, reader=lambda: sqlite3.connect(empty, check_same_thread=False))
+    conn.execute("ROLLBACK")
+    assert threading.active_count() == threads
+    assert _everything(conn, campaign) == before
+
+
+def test_a_failure_in_line_stops_the_work_beside(demo_copy):
+    """Ctrl-C during a refresh: the thread beside ends with it, and work it
+    had not begun is not begun."""
+    conn = connect(demo_copy)
+    campaign = campaigns_of(conn)[0]
+    threads = threading.active_count()
+    started, ran, open_reader = threading.Event(), [], finish._reader(conn)
+
+    def reader():
+        started.wait(10)
+        other = open_reader()
+        other.set_trace_callback(ran.append)
+        return other
+
+    def interrupted(*args):
+        started.set()
+        raise KeyboardInterrupt
+
+    conn.execute("BEGIN")
+    with pytest.raises(KeyboardInterrupt):
+        summaries.refresh(conn, campaign, add_users=interrupted, reader=reader)
+    conn.execute("ROLLBACK")
+    assert threading.active_count() == threads
+    assert ran == []
 
 
 def shared_oracle(conn):
