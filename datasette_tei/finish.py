@@ -17,27 +17,29 @@ _PROFILE = (
 )
 
 
-# The summaries run on two connections at once, each with half the load's
-# page cache (in KiB): SQLite sizes a sort's memory by it, and the two sorts
-# then fit in the memory one took (the build's peak stays at ~145 MB).
-_SUMMARY_CACHE = -16384
+# After the load, the sorts that create indexes and the summaries run on two
+# cores: two sorter threads, then two connections. Each gets half the load's
+# page cache (in KiB), by which SQLite sizes a sort's memory, so that the two
+# take what one took: the build's peak stays at ~145 MB.
+_HALF_CACHE = -16384
 
 
 def finish(conn, progress):
     from .load import checkpoint  # the interruption tests' hook
 
     progress.message("Creating indexes")
-    # No PRAGMA threads: sorting on two cores saved 0 to 2 of 11 s of
-    # indexes on 1M tweets and nothing of the summaries, and a threaded
-    # sorter holds a buffer of cache_size per thread: the build's peak went
-    # from 113 to 156 MB.
+    conn.execute(f"PRAGMA cache_size = {_HALF_CACHE}")
+    # A helper thread sorts beside SQLite's own (the other core is idle
+    # once the load is done): 15 instead of 17 s of indexes at 1M tweets.
+    conn.execute("PRAGMA threads = 1")
     conn.execute("BEGIN")
     ensure_indexes(conn)
     checkpoint("indexes")
     conn.execute("COMMIT")
+    # The summaries' second core is their second connection.
+    conn.execute("PRAGMA threads = 0")
     dirty = [row[0] for row in conn.execute("SELECT campaign FROM tei_dirty ORDER BY campaign")]
     reader = _reader(conn)
-    conn.execute(f"PRAGMA cache_size = {_SUMMARY_CACHE}")
     for campaign in dirty:
         progress.message(f"Summarising {campaign}")
         conn.execute("BEGIN")
@@ -84,7 +86,7 @@ def _reader(conn):
     def open_reader():
         # Made in the summaries' thread, read and closed in this one.
         reader = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=False)
-        reader.execute(f"PRAGMA cache_size = {_SUMMARY_CACHE}")
+        reader.execute(f"PRAGMA cache_size = {_HALF_CACHE}")
         reader.execute("PRAGMA temp_store = FILE")
         return reader
 
