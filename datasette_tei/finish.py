@@ -78,9 +78,10 @@ def finish(conn, progress):
 def _reader(conn):
     """What opens a second connection to the database, for the summaries'
     work beside this one (it reads what the load committed); None for a
-    database in memory."""
+    database in memory, or one not in WAL mode (a file system without
+    shared memory): there, a reader would stop this connection writing."""
     path = conn.execute("PRAGMA database_list").fetchone()[2]
-    if not path:
+    if not path or conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         return None
 
     def open_reader():

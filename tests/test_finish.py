@@ -126,3 +126,19 @@ def test_no_statement_searches_the_campaign_index_once_per_id(tmp_path):
         plan = "\n".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql))
         assert "campaign=?" not in plan, (sql, plan)
     conn.execute("ROLLBACK")
+
+
+def test_a_second_connection_only_for_a_file_in_wal_mode(tmp_path):
+    """The summaries read beside the build only where a reader cannot stop
+    the writer: a database file in WAL mode."""
+    path = str(tmp_path / "tei.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE t (x)")
+    assert finish._reader(conn) is None  # rollback journal
+    conn.execute("PRAGMA journal_mode = WAL")
+    reader = finish._reader(conn)()
+    try:
+        assert reader.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    finally:
+        reader.close()
+    assert finish._reader(sqlite3.connect(":memory:")) is None

@@ -191,6 +191,7 @@ def test_hashtags_and_urls_beside_give_the_same_figures(demo_copy):
     """The build computes the hashtag and URL figures in a thread, on a
     second connection: they are the ones computed in line."""
     conn = connect(demo_copy)
+    conn.execute("PRAGMA journal_mode = WAL")  # as during a build
     opened, open_reader = [], finish._reader(conn)
 
     def reader():
@@ -231,6 +232,7 @@ def test_a_failure_in_line_stops_the_work_beside(demo_copy):
     """Ctrl-C during a refresh: the thread beside ends with it, and work it
     had not begun is not begun."""
     conn = connect(demo_copy)
+    conn.execute("PRAGMA journal_mode = WAL")  # as during a build
     campaign = campaigns_of(conn)[0]
     threads = threading.active_count()
     started, ran, open_reader = threading.Event(), [], finish._reader(conn)
@@ -333,3 +335,22 @@ def test_domains():
         assert summaries.domain(url) == host == oracle_domain(url)
     assert summaries.domain("") is None
     assert summaries.domain("http://[bad") is None
+
+
+def test_a_build_counts_the_lists_beside(tmp_path, monkeypatch):
+    """A build takes the two-connection path for every campaign."""
+    from datasette_tei import load
+    from datasette_tei.cli import DEMO_DIR
+
+    made = []
+    beside = summaries._Beside
+
+    def recorded(*args):
+        made.append(beside(*args))
+        return made[-1]
+
+    monkeypatch.setattr(summaries, "_Beside", recorded)
+    report = load.build(str(tmp_path / "tei.db"), [DEMO_DIR])
+    assert report.ok
+    conn = connect(str(tmp_path / "tei.db"))
+    assert len(made) == len(campaigns_of(conn)) >= 2
