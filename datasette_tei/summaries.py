@@ -165,7 +165,9 @@ def refresh(conn, campaign, add_users=None, reader=None):
     names a table of the distinct userids of the campaign's own tweets.
     `reader`, when given, opens another connection to the same database,
     whose tweets the caller has committed: the hashtag and URL figures are
-    then computed on it, in a thread, while this one computes the rest.
+    then computed on it, in a thread, while this one computes the rest. It
+    is opened in that thread and read and closed in this one, so it must be
+    made with check_same_thread=False.
     Returns how many accounts tweeted the campaign's own tweets (the
     campaigns.tweeting_accounts figure)."""
     ensure(conn)
@@ -173,7 +175,12 @@ def refresh(conn, campaign, add_users=None, reader=None):
     _remember_shared(conn, p)
     for table in PAGE_TABLES:
         conn.execute(f"DELETE FROM [{table}] WHERE campaign = :campaign", p)
-    beside = _Beside(reader, lambda other: (_collect_ids(other, p), _list_figures(other, p))) if reader else None
+
+    def lists(other):
+        _collect_ids(other, p)  # its own: temporary tables are per connection
+        _list_figures(other, p)
+
+    beside = _Beside(reader, lists) if reader else None
     try:
         _collect_ids(conn, p)
         _time_summaries(conn, p)
