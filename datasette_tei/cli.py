@@ -6,7 +6,7 @@ import time
 
 import click
 
-from . import archives, load
+from . import archives, load, target
 from . import bucket as bucket_mod
 
 DEMO_DIR = os.path.join(os.path.dirname(__file__), "demo")
@@ -61,7 +61,9 @@ def cli():
 
 
 @cli.command()
-@click.argument("database", type=click.Path(dir_okay=False))
+# A plain string: the library names what is wrong with the path in one line
+# (a folder, a foreign or read-only file), where click would print its usage.
+@click.argument("database")
 @click.argument("sources", nargs=-1)
 @click.option("--demo", is_flag=True, help="Build the bundled synthetic sample.")
 @click.option("--campaign", help="Name the campaign of every source, instead of reading it from names. "
@@ -92,6 +94,10 @@ def build(database, sources, demo, campaign, strict, silent, cache_dir, media):
     if not sources:
         raise click.UsageError("give at least one SOURCE, or --demo")
     if any(bucket_mod.is_gs_url(source) for source in sources):
+        try:  # before downloading what could not be built
+            target.check(database)
+        except target.TargetError as error:
+            raise click.ClickException(str(error)) from None
         sources, campaign = _fetch_gs_sources(sources, campaign, cache_dir, silent, media), None
     progress = load.NullProgress() if silent else BarProgress()
     try:

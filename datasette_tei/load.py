@@ -17,6 +17,8 @@ from . import finish, media
 from . import stream as stream_mod
 from .archives import ArchiveError, file_checksum, find_archives
 from .schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
+from .target import BuildLock, TargetError
+from .target import check as check_target
 
 BATCH = 5000
 REJECT_SAMPLES = 10  # rejected rows named in the build's summary; all are in `rejects`
@@ -109,10 +111,26 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
     progress = progress or NullProgress()
     report = BuildReport()
     try:
+        # Refused before anything else reads the sources or touches the file.
+        check_target(db_path)
         found = find_archives(sources, campaign=campaign)
-    except ArchiveError as error:
+        lock = BuildLock(db_path).acquire()
+    except (ArchiveError, TargetError) as error:
         raise BuildError(str(error)) from None
-    conn = connect(db_path)
+    try:
+        return _build(db_path, found, report, strict, progress)
+    finally:
+        lock.release()
+
+
+def _build(db_path, found, report, strict, progress):
+    try:
+        check_target(db_path)  # again, now that no other build can change it
+        conn = connect(db_path)
+    except TargetError as error:
+        raise BuildError(str(error)) from None
+    except sqlite3.Error as error:
+        raise BuildError(f"{db_path}: cannot open the database ({error})") from None
     try:
         conn.execute("BEGIN")
         ensure_schema(conn)
@@ -142,9 +160,10 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
         # A full disk, an I/O error, a lock held too long: every transaction
         # committed before stays, the one in progress is rolled back.
         progress.finish()
+        cause = "another program writing to it?" if "locked" in str(error) else "a full disk?"
         raise BuildError(
             f"{db_path}: cannot write the database ({error}). Archives loaded before this "
-            "are kept, the one in progress was rolled back; fix the cause (a full disk?) "
+            f"are kept, the one in progress was rolled back; fix the cause ({cause}) "
             "and run the same command again."
         ) from None
     finally:
