@@ -120,11 +120,13 @@ def build(database, sources, demo, campaign, strict, silent, cache_dir, media):
 def _print_summary(report):
     if not report.campaigns and not report.errors:
         click.echo("Nothing to load.", err=True)
-    rows = [("campaign", "tweets", "users", "rejected", "duplicates", "skipped")]
+    rows = [("campaign", "tweets", "users", "rejected", "duplicates", "members")]
     for name in sorted(report.campaigns):
         c = report.campaigns[name]
         rows.append((name, f"{c.tweets:,}", f"{c.users:,}", f"{c.rejected:,}", f"{c.duplicates:,}",
-                     f"{c.skipped_members} unchanged" if c.skipped_members else ""))
+                     ", ".join(part for part in (
+                         f"{c.skipped_members} unchanged" if c.skipped_members else "",
+                         f"{c.replaced_members} replaced" if c.replaced_members else "") if part)))
     if len(rows) > 1:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:

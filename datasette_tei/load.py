@@ -13,7 +13,7 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import finish, media
+from . import finish, media, replace
 from . import stream as stream_mod
 from .archives import ArchiveError, file_checksum, find_archives
 from .schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
@@ -51,6 +51,7 @@ class CampaignReport:
     rejected: int = 0
     duplicates: int = 0
     skipped_members: int = 0
+    replaced_members: int = 0  # loaded before with other content: replaced
 
 
 @dataclass
@@ -211,6 +212,10 @@ def load_archive(conn, archive, members, report, strict, progress):
         for member in todo:
             conn.execute("SAVEPOINT member")
             try:
+                # An earlier version of this member (same path, new content)
+                # goes first: the new one replaces it, or, unreadable, leaves it.
+                previous = replace.previous_imports(conn, archive, member)
+                replace.forget(conn, archive.campaign, list(previous))
                 counts = load_member(conn, archive, member, strict, progress)
             except (ArchiveError, StrictError) as error:
                 conn.execute("ROLLBACK TO member")
@@ -221,6 +226,7 @@ def load_archive(conn, archive, members, report, strict, progress):
                 continue
             conn.execute("RELEASE member")
             changed = True
+            campaign_report.replaced_members += "done" in previous.values()
             campaign_report.tweets += counts["tweets"]
             campaign_report.users += counts["users"]
             campaign_report.rejected += counts["rejected"]
