@@ -100,9 +100,16 @@ class Proxy:
     statuses: HTTP statuses to answer the first requests with, one each, on
         connections whose first request contains `status_only` (any if None)
         (503, 429: a front end shedding load; 403: a bucket that is not public).
+    rewrite: (old, new) byte strings of equal length, replaced in every
+        response (bytes damaged in transit; metadata the server left out);
+        `rewritten` counts the replacements made.
     """
 
-    def __init__(self, port, rate=None, drop=0, cut_after=None, statuses=(), status_only=None):
+    def __init__(self, port, rate=None, drop=0, cut_after=None, statuses=(), status_only=None, rewrite=()):
+        for old, new in rewrite:
+            assert len(old) == len(new), "a rewrite must keep Content-Length true"
+        self.rewrite = list(rewrite)
+        self.rewritten = 0
         self.upstream = port
         self.rate = rate
         self.drop = drop
@@ -197,6 +204,8 @@ class Proxy:
             _close(upstream)
 
     def _pump_down(self, upstream, client):
+        if self.rewrite:
+            return self._pump_down_rewriting(upstream, client)
         sent = 0
         chunk = 16384 if self.rate else 65536
         try:
@@ -215,6 +224,44 @@ class Proxy:
                     self.bytes_down += len(data)
                 if self.rate:
                     time.sleep(len(data) / self.rate)
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(upstream)
+
+    def _pump_down_rewriting(self, upstream, client):
+        """Forward the responses with the rewrites applied. A pattern may
+        straddle two reads, so the last bytes of each are held back until the
+        next; when the server has nothing more to send (it waits for the
+        client's next request on this connection) they are sent as they are."""
+        keep = max(len(old) for old, _ in self.rewrite) - 1
+        held = b""
+        upstream.settimeout(0.05)
+        try:
+            while True:
+                try:
+                    data = upstream.recv(65536)
+                except socket.timeout:
+                    if held:
+                        client.sendall(held)
+                        held = b""
+                    continue
+                if not data:
+                    break
+                held += data
+                for old, new in self.rewrite:
+                    count = held.count(old)
+                    if count:
+                        held = held.replace(old, new)
+                        with self._lock:
+                            self.rewritten += count
+                with self._lock:
+                    self.bytes_down += len(data)
+                if len(held) > keep:
+                    client.sendall(held[:len(held) - keep])
+                    held = held[len(held) - keep:]
+            client.sendall(held)
         except OSError:
             pass
         finally:

@@ -483,6 +483,78 @@ def test_corrupted_local_file_is_caught_and_fetched_again(emulator, tmp_path):
     assert path.read_bytes() == emulator.tree[name]
 
 
+# Bytes damaged in transit: the proxy alters a run of the object's bytes in
+# the response (Content-Length unchanged), as a bad router or a broken
+# middlebox would; the server and the client are the real ones.
+CORRUPTED = "hashed/2020_12/iran_202012/iran_202012_tweets_csv_hashed.zip"
+# The object's metadata without a CRC32C (an object uploaded without one):
+# the listing's field and the download's X-Goog-Hash renamed, so the client
+# never sees it, and verification must fall back to the MD5.
+NO_CRC32C = [(b'"crc32c":', b'"crc32x":'), (b"crc32c=", b"crc32x=")]
+
+
+def _in_transit_damage(tree):
+    data = tree[CORRUPTED]
+    run = data[len(data) // 2:len(data) // 2 + 12]
+    assert sum(blob.count(run) for blob in tree.values()) == 1  # only in that object's body
+    return [(run, bytes(byte ^ 0x5A for byte in run))]
+
+
+def _assert_refused(dest, result, algorithm):
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"Error: gs://tei-test/{CORRUPTED}: downloaded data does not match "
+                                f"the object's {algorithm} (")
+    assert errors[0].endswith("); the file was discarded")
+    path = dest / CORRUPTED
+    assert not path.exists()  # refused and deleted,
+    assert not os.path.exists(str(path) + bucket.PART_SUFFIX)  # its partial file too,
+    assert not os.path.exists(bucket.sidecar_path(str(path)))  # and never recorded as verified
+    users = dest / "hashed/2020_12/iran_202012/iran_202012_users_csv_hashed.zip"
+    assert users.exists() and os.path.exists(bucket.sidecar_path(str(users)))  # the rest is kept
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32C", "MD5"])
+def test_bytes_damaged_in_transit_are_refused(emulator, tmp_path, proxies, monkeypatch, algorithm):
+    assert bucket.google_crc32c is not None  # else CRC32C is never the one checked
+    rewrite = _in_transit_damage(emulator.tree) + (NO_CRC32C if algorithm == "MD5" else [])
+    damaging = proxies(emulator.port, rewrite=rewrite)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", damaging.url)
+    dest = tmp_path / "mirror"
+    result = run("download", dest, URL, "--campaign", "iran_202012", "--silent")
+    assert damaging.rewritten >= 1 + (algorithm == "MD5")  # the damage did happen
+    _assert_refused(dest, result, algorithm)
+    # build from the bucket builds nothing from a download that failed.
+    db = tmp_path / "tei.db"
+    result = run("build", db, URL, "--campaign", "iran_202012", "--cache-dir", dest, "--silent")
+    _assert_refused(dest / "tei-test", result, algorithm)
+    assert "Nothing was built" in result.stderr and not db.exists()
+    # A sound connection: fetched again, verified, recorded.
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator.url)
+    result = run("download", dest, URL, "--campaign", "iran_202012", "--silent")
+    assert result.exit_code == 0 and "1 downloaded" in result.stderr, result.output
+    assert (dest / CORRUPTED).read_bytes() == emulator.tree[CORRUPTED]
+
+
+def test_object_without_crc32c_is_verified_by_its_md5(emulator, tmp_path, proxies, monkeypatch):
+    stripping = proxies(emulator.port, rewrite=NO_CRC32C)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", stripping.url)
+    dest = tmp_path / "mirror"
+    result = run("download", dest, URL, "--campaign", "iran_202012", "--silent")
+    assert result.exit_code == 0, result.output
+    assert stripping.rewritten >= 1
+    with open(bucket.sidecar_path(str(dest / CORRUPTED)), encoding="utf-8") as handle:
+        record = json.load(handle)
+    assert record["crc32c"] is None and record["md5"]
+    # A local copy damaged later is caught by the MD5 alone.
+    _flip_byte(dest / CORRUPTED)
+    result = run("download", dest, URL, "--campaign", "iran_202012", "--silent", "--verify")
+    assert result.exit_code == 0 and "1 repaired" in result.stderr, result.output
+    assert "local copy does not match" in result.stderr and "MD5" in result.stderr
+    assert (dest / CORRUPTED).read_bytes() == emulator.tree[CORRUPTED]
+
+
 def test_stale_partial_file_is_discarded_and_fetched_afresh(emulator, tmp_path):
     dest = tmp_path / "mirror"
     name = "hashed/2018_10/ira/ira_tweets_csv_hashed.zip"
