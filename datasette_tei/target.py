@@ -22,6 +22,8 @@ import os
 import sqlite3
 import urllib.parse
 
+from .schema import is_tei_database
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; one build at a time, please
@@ -103,6 +105,8 @@ def _contents(shown, path, immutable):
         if names.get("tei_meta") == "table" and conn.execute(
                 "SELECT 1 FROM tei_meta WHERE key = 'schema_version'").fetchone():
             return "tei"
+        if is_tei_database(conn):  # made before tei_meta held a schema_version
+            return "tei"
         return "foreign"
     except sqlite3.Error as error:
         raise TargetError(f"{shown}: not a usable SQLite database ({error}); left unchanged") from None
@@ -115,7 +119,9 @@ class BuildLock:
 
     def __init__(self, path):
         self.path = path
-        self.lock_path = path + LOCK_SUFFIX
+        # Beside the file itself: a build through a symbolic link to it, or
+        # by another relative path, takes the same lock.
+        self.lock_path = os.path.realpath(path) + LOCK_SUFFIX
         self.handle = None
 
     def acquire(self):

@@ -133,6 +133,17 @@ def test_our_own_database_is_built_into_again(tmp_path, archive):
     assert sorted(os.listdir(tmp_path)) == ["src", "tei.db"]
 
 
+def test_database_of_an_earlier_version_without_schema_version_is_ours(tmp_path, archive):
+    db = tmp_path / "tei.db"
+    assert run_build(db, archive).exit_code == 0
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM tei_meta WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    result = run_build(db, archive)
+    assert result.exit_code == 0, result.output
+
+
 def test_arguments_swapped_zip_where_the_database_goes(tmp_path, archive):
     before = state(archive.parent)
     line = refused(run_build(archive, archive.parent))
@@ -274,6 +285,21 @@ def test_second_build_into_the_same_database_is_refused_at_once(tmp_path, archiv
     assert query(db, "SELECT count(*) FROM tweets") == [(30,)]
     assert query(db, "SELECT value FROM tei_meta WHERE key = 'build_state'") == [("complete",)]
     assert sorted(os.listdir(tmp_path)) == ["src", "tei.db"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="advisory locks are POSIX")
+def test_second_build_through_a_symbolic_link_is_refused_too(tmp_path, archive):
+    db = tmp_path / "tei.db"
+    link = tmp_path / "elsewhere"
+    link.mkdir()
+    (link / "alias.db").symlink_to(db)
+    first = _start_stopped_build(db, [archive])
+    try:
+        line = refused(run_build(link / "alias.db", archive))
+        assert f"another build is writing this database (process {first.pid})" in line
+    finally:
+        first.kill()
+        first.communicate()
 
 
 @pytest.mark.skipif(os.name == "nt", reason="advisory locks are POSIX")
