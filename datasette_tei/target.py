@@ -39,45 +39,46 @@ class TargetError(Exception):
 
 def check(path):
     """Raise TargetError unless a build may write into `path`; touches nothing."""
-    shown = path
     if os.path.isdir(path):
-        raise TargetError(f"{shown}: is a folder; the first argument is the database file to write "
+        raise TargetError(f"{path}: is a folder; the first argument is the database file to write "
                           "(datasette-tei build DATABASE SOURCES...)")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise TargetError(f"{shown}: folder {folder} does not exist; create it first")
+        raise TargetError(f"{path}: folder {folder} does not exist; create it first")
     if not os.path.exists(path):
-        _check_folder_writable(shown, folder)
+        _check_folder_writable(path, folder)
         return
     if not os.access(path, os.R_OK):
-        raise TargetError(f"{shown}: cannot read the file (permission denied)")
+        raise TargetError(f"{path}: cannot read the file (permission denied)")
     try:
         with open(path, "rb") as handle:
             head = handle.read(len(SQLITE_HEADER))
     except OSError as error:
-        raise TargetError(f"{shown}: cannot read the file ({error.strerror or error})") from None
+        raise TargetError(f"{path}: cannot read the file ({error.strerror or error})") from None
     if head and head != SQLITE_HEADER:
         raise TargetError(
-            f"{shown}: not an SQLite database, refusing to overwrite it (the first argument is the "
+            f"{path}: not an SQLite database, refusing to overwrite it (the first argument is the "
             "database to write: datasette-tei build DATABASE SOURCES...)")
     if head:
-        kind = _contents(shown, path, immutable=True)
-        if kind == "empty" and _size(path + "-wal"):
-            # Its tables may be in a write-ahead log not yet copied back.
-            kind = _contents(shown, path, immutable=False)
+        # With a write-ahead log beside it (a build running, or one killed),
+        # the latest tables may be only in the log, and the file itself
+        # half-way through a checkpoint: read it as SQLite does, through the
+        # log (which, like its -shm, is there already). Otherwise read the
+        # file alone, creating nothing.
+        kind = _contents(path, immutable=not _size(path + "-wal"))
         if kind == "foreign":
             raise TargetError(
-                f"{shown}: an SQLite database that datasette-tei did not make, left unchanged; "
+                f"{path}: an SQLite database that datasette-tei did not make, left unchanged; "
                 "build into a new file")
     if not os.access(path, os.W_OK):
-        raise TargetError(f"{shown}: the file is read-only; build into a file you can write")
-    _check_folder_writable(shown, folder)
+        raise TargetError(f"{path}: the file is read-only; build into a file you can write")
+    _check_folder_writable(path, folder)
 
 
-def _check_folder_writable(shown, folder):
+def _check_folder_writable(path, folder):
     # SQLite writes its journal (-wal, -shm) beside the database.
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise TargetError(f"{shown}: cannot create files in {folder} (read-only); "
+        raise TargetError(f"{path}: cannot create files in {folder} (read-only); "
                           "build into a folder you can write")
 
 
@@ -88,7 +89,7 @@ def _size(path):
         return 0
 
 
-def _contents(shown, path, immutable):
+def _contents(path, immutable):
     """'empty', 'tei' or 'foreign', read without writing (and, immutable,
     without a lock or any file beside it)."""
     uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
@@ -97,7 +98,7 @@ def _contents(shown, path, immutable):
     try:
         conn = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as error:
-        raise TargetError(f"{shown}: cannot open the database ({error})") from None
+        raise TargetError(f"{path}: cannot open the database ({error})") from None
     try:
         names = {row[0]: row[1] for row in conn.execute("SELECT name, type FROM sqlite_master")}
         if not names:
@@ -109,7 +110,7 @@ def _contents(shown, path, immutable):
             return "tei"
         return "foreign"
     except sqlite3.Error as error:
-        raise TargetError(f"{shown}: not a usable SQLite database ({error}); left unchanged") from None
+        raise TargetError(f"{path}: not a usable SQLite database ({error}); left unchanged") from None
     finally:
         conn.close()
 

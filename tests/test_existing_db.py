@@ -98,6 +98,26 @@ def test_foreign_database_is_refused_and_left_byte_for_byte(tmp_path, archive, j
     conn.close()
 
 
+def test_foreign_database_open_in_its_own_program_is_refused(tmp_path, archive):
+    """Its program has it open in WAL mode, with rows only in the -wal: the
+    check reads through the log, and neither the file nor the log changes."""
+    db = tmp_path / "research.db"
+    foreign_database(db, "wal")
+    owner = sqlite3.connect(db)
+    owner.execute("PRAGMA wal_autocheckpoint = 0")
+    owner.execute("CREATE TABLE notes (body TEXT)")
+    owner.execute("INSERT INTO notes VALUES ('in the log only')")
+    owner.commit()
+    try:
+        before = {name: digest for name, digest in state(tmp_path).items() if not name.endswith("-shm")}
+        assert "research.db-wal" in before
+        assert "did not make" in refused(run_build(db, archive))
+        after = {name: digest for name, digest in state(tmp_path).items() if not name.endswith("-shm")}
+        assert after == before
+    finally:
+        owner.close()
+
+
 def test_a_view_or_index_alone_makes_a_database_foreign(tmp_path, archive):
     db = tmp_path / "views.db"
     conn = sqlite3.connect(db)
