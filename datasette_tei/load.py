@@ -215,7 +215,7 @@ def load_archive(conn, archive, members, report, strict, progress):
                 # An earlier version of this member (same path, new content)
                 # goes first: the new one replaces it, or, unreadable, leaves it.
                 previous = replace.previous_imports(conn, archive, member)
-                replace.forget(conn, archive.campaign, list(previous))
+                replace.forget(conn, archive.campaign, previous)
                 counts = load_member(conn, archive, member, strict, progress)
             except (ArchiveError, StrictError) as error:
                 conn.execute("ROLLBACK TO member")
@@ -226,7 +226,7 @@ def load_archive(conn, archive, members, report, strict, progress):
                 continue
             conn.execute("RELEASE member")
             changed = True
-            campaign_report.replaced_members += "done" in previous.values()
+            campaign_report.replaced_members += bool(previous)
             campaign_report.tweets += counts["tweets"]
             campaign_report.users += counts["users"]
             campaign_report.rejected += counts["rejected"]

@@ -5,7 +5,7 @@ its campaign. When a build finds one whose checksum differs from the one
 loaded before (a zip re-downloaded after Twitter replaced it, a CSV fixed
 by hand), it first removes everything the old version brought: its tweets
 and their full-text entries, its users, its rejected rows, its
-shared_tweets memberships and its imports rows. This runs inside the
+shared_tweets memberships and its `done` imports rows. This runs inside the
 archive's transaction, before the new version loads, and inside the
 member's savepoint: if the new version cannot be read, the old one stays.
 
@@ -21,13 +21,13 @@ from .schema import FTS_TABLE
 
 
 def previous_imports(conn, archive, member):
-    """The imports rows of earlier versions of this member, loaded or failed:
-    {id: status}."""
-    return dict(conn.execute(
-        "SELECT id, status FROM imports WHERE path = ? AND member IS ? AND campaign = ? "
-        "AND status IN ('done', 'failed')",
+    """Ids of the imports rows of an earlier version of this member that
+    loaded. (Rows of attempts that failed loaded nothing, and stay as the
+    history of the member.)"""
+    return [row[0] for row in conn.execute(
+        "SELECT id FROM imports WHERE path = ? AND member IS ? AND campaign = ? AND status = 'done'",
         (archive.path, member.name or None, archive.campaign),
-    ))
+    )]
 
 
 def forget(conn, campaign, import_ids):
