@@ -96,6 +96,7 @@ def build(database, sources, demo, campaign, strict, silent, cache_dir, media):
     if any(bucket_mod.is_gs_url(source) for source in sources):
         try:  # before downloading what could not be built
             target.check(database)
+            target.BuildLock(database).acquire().release()  # no other build at work on it
         except target.TargetError as error:
             raise click.ClickException(str(error)) from None
         sources, campaign = _fetch_gs_sources(sources, campaign, cache_dir, silent, media), None

@@ -308,6 +308,20 @@ def test_second_build_into_the_same_database_is_refused_at_once(tmp_path, archiv
 
 
 @pytest.mark.skipif(os.name == "nt", reason="advisory locks are POSIX")
+def test_second_build_from_the_bucket_is_refused_before_downloading(tmp_path, archive):
+    db = tmp_path / "tei.db"
+    cache = tmp_path / "cache"
+    first = _start_stopped_build(db, [archive])
+    try:
+        line = refused(run_build(db, "gs://no-such-bucket/hashed/", "--cache-dir", cache))
+        assert f"another build is writing this database (process {first.pid})" in line
+        assert not cache.exists()
+    finally:
+        first.kill()
+        first.communicate()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="advisory locks are POSIX")
 def test_second_build_through_a_symbolic_link_is_refused_too(tmp_path, archive):
     db = tmp_path / "tei.db"
     link = tmp_path / "elsewhere"
