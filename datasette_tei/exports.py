@@ -135,6 +135,10 @@ def _write(graph, fmt):
 
 def _renderer(fmt, content_type):
     async def render(datasette, columns, rows, database, table, query_name, request):
+        if endpoints(columns) is None:
+            return {"body": f"Not a list of edges: .{fmt} needs columns userid_a and userid_b, "
+                            "or source and target.\n",
+                    "status_code": 400, "content_type": "text/plain; charset=utf-8"}
         graph, run_id = edge_graph(columns, rows)
         await add_node_attributes(datasette, request.actor if request else None, database,
                                   graph, run_id)
