@@ -6,7 +6,6 @@ Screen names are written by troll farms: every text and attribute value that
 comes from the data goes through markupsafe's escape().
 """
 import math
-import random
 
 from markupsafe import Markup, escape
 
@@ -28,8 +27,8 @@ def colours(group_ids):
 def layout(count, pairs):
     """[(x, y)] in [0, 1] for `count` nodes, from igraph's Kamada-Kawai.
 
-    Seeded (a circle to start from, and igraph's random source set for the
-    call), so that the same network is drawn the same way on every request."""
+    Started from a circle, so that the same network is drawn the same way on
+    every request (Kamada-Kawai draws no random numbers)."""
     import igraph
 
     if count == 0:
@@ -37,11 +36,7 @@ def layout(count, pairs):
     graph = igraph.Graph(n=count, edges=pairs)
     start = [[math.cos(2 * math.pi * i / count), math.sin(2 * math.pi * i / count)]
              for i in range(count)]
-    igraph.set_random_number_generator(random.Random(count * 7919 + len(pairs)))
-    try:
-        coords = graph.layout_kamada_kawai(seed=start, maxiter=50 * count).coords
-    finally:
-        igraph.set_random_number_generator(random)
+    coords = graph.layout_kamada_kawai(seed=start, maxiter=50 * count).coords
     xs, ys = [c[0] for c in coords], [c[1] for c in coords]
     span_x, span_y = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
     return [((x - min(xs)) / span_x, (y - min(ys)) / span_y) for x, y in coords]

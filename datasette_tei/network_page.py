@@ -89,25 +89,47 @@ def _json_object(text):
     return value if isinstance(value, dict) else {}
 
 
-async def read_edges(db, run_id, campaign):
-    """The strongest pairs touching the campaign, each pair once: the
-    direction with the larger weight (on a tie, the smaller userid first)."""
-    return await _read(db, f"""SELECT userid_a, userid_b, campaign_a, campaign_b, weight,
-  weight_reverse, symmetry, first_time, last_time
+# The strongest pairs, each pair once: the direction with the larger weight
+# (on a tie, the smaller userid first), so that a pair's strength is its
+# weight. Read in two halves, the campaign's accounts as A and as B, so that
+# each half reads an index on (run_id, campaign_x, weight) in weight order and
+# stops after the LIMIT; the halves are merged here.
+_EDGES_SQL = """SELECT userid_a, userid_b, campaign_a, campaign_b, weight, weight_reverse,
+  symmetry, first_time, last_time
 FROM coordination_edges
-WHERE run_id = :run AND (campaign_a = :campaign OR campaign_b = :campaign)
+WHERE run_id = :run AND {side} = :campaign {other}
   AND (weight > weight_reverse OR (weight = weight_reverse AND userid_a < userid_b))
-ORDER BY weight + weight_reverse DESC, weight DESC, userid_a, userid_b
-LIMIT {DRAW_EDGES}""", {"run": run_id, "campaign": campaign})
+ORDER BY weight DESC, weight_reverse DESC, userid_a, userid_b
+LIMIT {limit}"""
+
+
+def _strength(edge):
+    return (-edge["weight"], -edge["weight_reverse"], edge["userid_a"], edge["userid_b"])
+
+
+async def read_edges(db, run_id, campaign):
+    params = {"run": run_id, "campaign": campaign}
+    as_a = await _read(db, _EDGES_SQL.format(side="campaign_a", other="", limit=DRAW_EDGES), params)
+    as_b = await _read(db, _EDGES_SQL.format(
+        side="campaign_b", other="AND campaign_a <> :campaign", limit=DRAW_EDGES), params)
+    return sorted(as_a + as_b, key=_strength)[:DRAW_EDGES]
 
 
 async def read_groups(db, run_id, campaign):
+    """The groups holding accounts of the campaign, smallest number (largest
+    group) first: their ids by the campaign's members, then their summaries
+    by key."""
+    ids = [row["group_id"] for row in await _read(db, f"""SELECT DISTINCT group_id
+FROM coordination_groups WHERE run_id = :run AND campaign = :campaign
+ORDER BY group_id LIMIT {GROUPS_SHOWN}""", {"run": run_id, "campaign": campaign})]
+    if not ids:
+        return []
+    params = {f"g{i}": g for i, g in enumerate(ids)}
     groups = await _read(db, f"""SELECT group_id, size, campaigns, first_created, last_created,
   top_hashtags, top_domains, tweets, coordinated_tweets, coordinated_share
-FROM coordination_group_summaries s
-WHERE run_id = :run AND CASE WHEN json_valid(campaigns)
-  THEN EXISTS (SELECT 1 FROM json_each(s.campaigns) WHERE value = :campaign) ELSE 0 END
-ORDER BY group_id LIMIT {GROUPS_SHOWN}""", {"run": run_id, "campaign": campaign})
+FROM coordination_group_summaries
+WHERE run_id = :run AND group_id IN ({", ".join(f":{k}" for k in params)})
+ORDER BY group_id""", dict(params, run=run_id))
     for group in groups:
         for key in ("campaigns", "top_hashtags", "top_domains"):
             group[key] = _json_list(group[key])
