@@ -11,6 +11,8 @@ holds. Every figure links to the rows that make it: an edge's weight to its
 evidence rows (the schema stores exactly `weight` of them), a run's counts
 to its edges, groups and members.
 """
+import asyncio
+import functools
 import json
 import urllib.parse
 
@@ -284,8 +286,9 @@ async def read_network(datasette, database, campaign, wanted_run, actor):
     def label(userid):
         return accounts[userid]["screen_name"] or userid
 
-    svg, nodes, legend = drawing(datasette, campaign, edges, accounts, label,
-                                 {g["group_id"] for g in groups})
+    # The layout is CPU work: in a thread, so that other requests go on.
+    svg, nodes, legend = await asyncio.get_running_loop().run_in_executor(None, functools.partial(
+        drawing, datasette, campaign, edges, accounts, label, {g["group_id"] for g in groups}))
     data["drawing"] = {"nodes": [{k: n[k] for k in ("id", "label", "campaign", "group_id",
                                                     "colour", "url")} for n in nodes],
                        "edges": len(edges), "legend": legend}
