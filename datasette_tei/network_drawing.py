@@ -1,6 +1,7 @@
 """The drawing of a coordination network: a Kamada-Kawai layout from igraph
 (it spreads a dense core more evenly than Fruchterman-Reingold, which throws
-weakly tied accounts to the edges) and an SVG written server-side, so that the page needs no script and no CDN.
+weakly tied accounts to the edges) and an SVG written server-side, so that
+the page needs no script and no CDN.
 
 Screen names are written by troll farms: every text and attribute value that
 comes from the data goes through markupsafe's escape().
