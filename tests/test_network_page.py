@@ -231,6 +231,24 @@ async def test_unknown_campaign_is_404(ds):
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("fmt", ["", ".json"])
+async def test_hostile_campaign_names_are_404(ds, fmt):
+    from test_hostile import CAMPAIGN_PATHS
+
+    for path in CAMPAIGN_PATHS + ["synthetic_201810%2Fnetwork"]:
+        response = await ds.client.get(f"/-/tei/{path}/network{fmt}?run=" + "%27%20OR%201" * 50)
+        assert response.status_code == 404, (path[:60], response.status_code, response.text[:300])
+        assert "Traceback" not in response.text
+        if fmt == ".json":
+            assert response.json()["ok"] is False
+        else:
+            assert "<script>alert(1)" not in response.text
+    # A hostile run id is only compared: the page shows the default run.
+    response = await ds.client.get(f"/-/tei/{CAMPAIGN}/network.json?run=1%20OR%201%3D1")
+    assert response.status_code == 200 and response.json()["run"] == 1
+
+
+@pytest.mark.asyncio
 async def test_private_database_is_404_and_private_instance_403(coord_db):
     closed = await started(make([coord_db], database_allow={"id": "root"}))
     await get(closed, f"/-/tei/{CAMPAIGN}/network", status=404)
