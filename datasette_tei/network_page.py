@@ -319,8 +319,9 @@ async def network(datasette, request):
         if fmt == ".json":
             return _json_response({"ok": False, "error": message, "status": 500}, status=500)
         return Response.html(await datasette.render_template(
-            "tei_network.html", {"network": None, "message": message}, request=request),
-            status=500)
+            "tei_network.html", {"network": None, "message": message,
+                                 "heading": "Network too large to read in time"},
+            request=request), status=500)
     if found is None:
         message = f"No campaign named “{name}” in the served databases."
         if fmt == ".json":
