@@ -16,6 +16,9 @@ setup(
         "sqlite-utils>=3.35",
         "click>=8",
         "google-cloud-storage>=2.10",
+        # Network layouts (igraph) and the GEXF/GraphML writers (networkx).
+        "igraph>=0.10",
+        "networkx>=3",
     ],
     extras_require={
         "test": [

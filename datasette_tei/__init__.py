@@ -7,7 +7,7 @@ import re
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from . import facet_counts, pages, queries, search, served
+from . import exports, facet_counts, network_page, pages, queries, search, served
 from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
@@ -67,7 +67,12 @@ def register_facet_classes():
 
 @hookimpl
 def register_routes():
-    return pages.ROUTES
+    return pages.ROUTES + network_page.ROUTES
+
+
+@hookimpl
+def register_output_renderer(datasette):
+    return exports.RENDERERS
 
 
 @hookimpl

@@ -86,6 +86,7 @@ def read_campaign(conn, name):
     tables = _tables(conn)
     missing = [table for table in summaries.PAGE_TABLES if table not in tables]
     data["missing_summaries"] = missing
+    data["networks"] = "coordination_runs" in tables
     p = {"campaign": name}
 
     def query(table, sql):
@@ -205,6 +206,8 @@ def add_links(datasette, database, data):
             else:
                 row["url"] = tweets(**{column: value})
     data["links"]["facets"] = facets
+    if data.get("networks"):
+        data["links"]["network"] = campaign_path(datasette, name, "/network")
     return data
 
 

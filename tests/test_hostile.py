@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from datasette.app import Datasette
 
+from coordination_fixture import add_coordination, copy_demo
 from datasette_tei import queries
 
 SQL_FRAGMENTS = [
@@ -35,6 +36,19 @@ PARAMS = {query.name: query.params for query in queries.QUERIES}
 @pytest_asyncio.fixture
 async def ds(demo_db):
     datasette = Datasette([demo_db])
+    await datasette.invoke_startup()
+    return datasette
+
+
+@pytest.fixture(scope="module")
+def every_query_db(demo_db, tmp_path_factory):
+    """The demo with coordination tables, where every canned query is offered."""
+    return add_coordination(copy_demo(demo_db, tmp_path_factory.mktemp("hostile") / "demo.db"))
+
+
+@pytest_asyncio.fixture
+async def every_query_ds(every_query_db):
+    datasette = Datasette([every_query_db])
     await datasette.invoke_startup()
     return datasette
 
@@ -65,12 +79,14 @@ def name(demo_db):
 def test_every_canned_query_is_covered():
     assert set(PARAMS) == {"search", "top_hashtags", "top_domains", "activity_by_hour",
                            "account_creation_bursts", "most_retweeted_accounts",
-                           "shared_urls_across_campaigns", "user_timeline"}
+                           "shared_urls_across_campaigns", "user_timeline",
+                           "coordination_evidence_pair"}
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("query_name", sorted(PARAMS))
-async def test_canned_query_parameters(ds, demo_db, query_name):
+async def test_canned_query_parameters(every_query_ds, every_query_db, query_name):
+    ds, demo_db = every_query_ds, every_query_db
     before = counts(demo_db)
     database = name(demo_db)
     params = PARAMS[query_name] or ("campaign",)  # a parameter it does not take is ignored
