@@ -168,8 +168,8 @@ def refresh(conn, campaign, add_users=None, reader=None):
     then computed on it, in a thread, while this one computes the rest. It
     is opened in that thread and read and closed in this one, so it must be
     made with check_same_thread=False.
-    Returns how many accounts tweeted the campaign's own tweets (the
-    campaigns.tweeting_accounts figure)."""
+    Returns how many accounts tweeted the campaign's tweets, shared ones
+    included (the campaigns.tweeting_accounts figure)."""
     ensure(conn)
     p = {"campaign": campaign}
     _remember_shared(conn, p)
@@ -321,7 +321,10 @@ def _groups(conn, p):
         """INSERT INTO temp._tei_tweeting (userid)
         SELECT userid FROM temp._tei_groups WHERE userid IS NOT NULL GROUP BY userid HAVING max(own)"""
     )
-    return conn.execute("SELECT count(*) FROM temp._tei_tweeting").fetchone()[0]
+    # The campaigns.tweeting_accounts figure counts every account of the
+    # campaign's rows, shared ones included: the accounts its page lists.
+    return conn.execute(
+        "SELECT count(DISTINCT userid) FROM temp._tei_groups WHERE userid IS NOT NULL").fetchone()[0]
 
 
 def _group_summaries(conn, p):
