@@ -6,7 +6,7 @@ it again, and until then `tei_meta.build_state` says `building`.
 """
 import sqlite3
 
-from . import catalogue, summaries
+from . import accounts, catalogue, summaries
 from .schema import ensure_indexes, now, set_meta
 
 # Column list shared by the users table and the profile columns of tweets.
@@ -49,6 +49,9 @@ def finish(conn, progress):
         # of tweeting accounts.
         tweeting = summaries.refresh(conn, campaign, add_users=add_users_seen_only_in_tweets, reader=reader)
         update_campaign(conn, campaign, tweeting=tweeting)
+        # The figures of its accounts with too many tweets to count per
+        # request, in the same transaction: never older than the campaign's.
+        accounts.refresh(conn, campaign)
         checkpoint("summary")
         conn.execute("DELETE FROM tei_dirty WHERE campaign = ?", (campaign,))
         conn.execute("COMMIT")
