@@ -42,11 +42,11 @@ def write(folder, campaign, rows, part=""):
 def build(folder):
     """alpha (with odd values), beta (its own tweets and five of alpha's),
     delta (only tweets alpha loaded first) and prolific (two accounts of
-    about 80 tweets each, two of them without a time)."""
+    120 tweets each, two of them without a time)."""
     alpha = tweets(60, 1, 10**17, ODD)
     beta = tweets(40, 2, 2 * 10**17) + alpha[:5]
     delta = alpha[10:30]
-    prolific = tweets(160, 5, 5 * 10**17, ODD, n_users=2)
+    prolific = tweets(240, 5, 5 * 10**17, ODD, n_users=2)
     # A retweet target on a row that is not a retweet: not a retweet.
     for rows in (alpha, prolific):
         row = next(r for r in rows[20:] if r["retweet_userid"])
