@@ -18,8 +18,7 @@ _ID_COLUMNS = {"userid", "retweet_userid", "in_reply_to_userid", "user_screen_na
 # columns, linked to the account of their row's user id column.
 _USERID_COLUMNS = {"userid", "retweet_userid", "in_reply_to_userid", "userid_a", "userid_b"}
 _SCREEN_NAME_COLUMNS = {"user_screen_name": ("userid",),
-                        "screen_name": ("userid", "retweet_userid"),
-                        "screen_names": ()}
+                        "screen_name": ("userid", "retweet_userid")}
 _TWEETID_COLUMNS = {"tweetid", "tweetid_str"}
 
 
@@ -155,14 +154,10 @@ def _account_of(row, column, table, value):
 
 
 def render_account(datasette, userid, value):
-    href = account_page_path(datasette, userid)
+    href = pages.account_path(datasette, userid)
     if isinstance(value, str) and _HASHED.match(value):
         return Markup('<a href="{}" class="tei-id" title="{}">{}…</a>').format(href, value, value[:10])
     return Markup('<a href="{}">{}</a>').format(href, value)
-
-
-def account_page_path(datasette, userid):
-    return pages.account_path(datasette, userid)
 
 
 @hookimpl
