@@ -13,7 +13,7 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import finish, media
+from . import finish, media, summaries
 from . import stream as stream_mod
 from .archives import ArchiveError, file_checksum, find_archives
 from .schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
@@ -116,6 +116,7 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
     try:
         conn.execute("BEGIN")
         ensure_schema(conn)
+        summaries.mark_outdated(conn)
         set_meta(conn, build_state="building", build_started=now())
         conn.execute("COMMIT")
         plans = []

@@ -28,11 +28,20 @@ import threading
 import urllib.parse
 
 from . import facet_counts
+from .schema import set_meta
 
 # How many of the most retweeted accounts to keep per campaign; every other
 # kind keeps all its values (languages, clients and accounts are few, and
 # the hashtag and domain lists back the canned queries).
 RETWEETED_KEEP = 500
+
+# Bumped when what the summaries (or the campaigns figures and account
+# summaries computed with them) mean changes: a build then recomputes every
+# campaign's, so that running it again updates a database an earlier
+# version built. 2: shared tweets in tweeting_accounts and the active
+# period; account_summaries.
+VERSION = "2"
+META_KEY = "summaries_version"
 
 WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
@@ -118,6 +127,17 @@ def domain(url):
     if not host:
         return None
     return host[4:] if host.startswith("www.") else host
+
+
+def mark_outdated(conn):
+    """Mark every campaign for a new summary when the database's summaries
+    are of another version (inside the caller's transaction: tei_dirty keeps
+    the mark if the build is interrupted before it is done)."""
+    row = conn.execute("SELECT value FROM tei_meta WHERE key = ?", (META_KEY,)).fetchone()
+    if row and row[0] == VERSION:
+        return
+    conn.execute("INSERT OR IGNORE INTO tei_dirty (campaign) SELECT name FROM campaigns")
+    set_meta(conn, **{META_KEY: VERSION})
 
 
 def ensure(conn):

@@ -133,3 +133,32 @@ def test_linked_figures_reads_numbers_and_bars():
             '<a href="/c"><rect x="0"><title>2020-01: 7</title></rect></a>'
             '<a href="/d"><rect x="1"><title>Mon 01:00 UTC: 3 tweets</title></rect></a>')
     assert linked_figures(page) == [("/a?x=1", 1234), ("/c", 7), ("/d", 3)]
+
+
+def test_a_build_of_an_older_version_is_summarised_again(db, tmp_path):
+    """Running the build again on a database whose summaries an earlier
+    version made recomputes every campaign's figures, with nothing new to load."""
+    from datasette_tei import load, summaries
+
+    path = str(tmp_path / "old.db")
+    conn = sqlite3.connect(db)
+    conn.execute(f"VACUUM INTO '{path}'")
+    conn.close()
+    want = query(path, "SELECT name, tweets, tweeting_accounts, first_tweet FROM campaigns ORDER BY name")
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE campaigns SET tweeting_accounts = 0, first_tweet = NULL")
+    conn.execute("DELETE FROM tei_meta WHERE key = ?", (summaries.META_KEY,))
+    conn.commit()
+    conn.close()
+    report = load.build(path, [])
+    assert report.ok
+    assert query(path, "SELECT name, tweets, tweeting_accounts, first_tweet FROM campaigns ORDER BY name") == want
+    assert query(path, "SELECT value FROM tei_meta WHERE key = ?", (summaries.META_KEY,)) == [
+        (summaries.VERSION,)]
+    # And once current, a build with nothing new leaves the figures alone.
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE campaigns SET tweeting_accounts = 0")
+    conn.commit()
+    conn.close()
+    load.build(path, [])
+    assert {r[0] for r in query(path, "SELECT tweeting_accounts FROM campaigns")} == {0}
