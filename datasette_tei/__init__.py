@@ -195,6 +195,7 @@ def render_cell(row, value, column, table, database, datasette):
 
 
 _TWEET_TABLES = {"tweets", pages.MEMBERSHIP_VIEW, "shared_tweets"}
+_CARD_SKIPS = {"tweet_text", "tweetid", "campaign", "userid", "user_screen_name", "tweet_time", "import_id"}
 
 
 @hookimpl
@@ -213,14 +214,18 @@ def extra_template_vars(template, database, table, view_name, request, datasette
         tweetid = int(pks)
 
         def read(conn):
-            row = conn.execute(
-                "SELECT tweet_text, tweet_time, userid, user_screen_name, retweet_userid, "
-                "in_reply_to_userid FROM tweets WHERE tweetid = ?", (tweetid,)).fetchone()
+            cursor = conn.execute("SELECT * FROM tweets WHERE tweetid = ?", (tweetid,))
+            row = cursor.fetchone()
             if row is None:
                 return None
-            keys = ("tweet_text", "tweet_time", "userid", "user_screen_name", "retweet_userid",
-                    "in_reply_to_userid")
-            tweet = dict(zip(keys, row))
+            tweet = dict(zip([d[0] for d in cursor.description], row))
+            # Every other column that has a value, one a line: Datasette's
+            # table of the row below is one line of 35 columns.
+            tweet["details"] = [
+                (key, value) for key, value in tweet.items()
+                if key not in _CARD_SKIPS and not key.endswith("_str")
+                and value not in (None, "", "[]", "{}")
+            ]
             tweet["campaigns"] = accounts.tweet_campaigns(conn, tweetid)
             return tweet
 

@@ -43,6 +43,9 @@ def read(conn, userid, after=None):
     if not profiles and not campaigns and not count and not retweeted_by:
         return None
     figures = accounts.stored_or_live_figures(conn, userid, tables) if count else accounts.figures(conn, userid)
+    names = accounts.screen_names(conn, [r["value"] for r in figures.get("retweeted_accounts", [])])
+    for row in figures.get("retweeted_accounts", []):
+        row["label"] = names.get(row["value"])
     timeline, following = accounts.timeline(conn, userid, after)
     return {
         "profiles": profiles,

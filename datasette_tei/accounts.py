@@ -229,6 +229,18 @@ def campaigns(conn, userid, tables=None):
     return sorted(found.values(), key=lambda e: (e["release"] or "", e["campaign"]))
 
 
+def screen_names(conn, userids):
+    """{userid: screen name} for the ids a users file or a tweet's profile names."""
+    names = {}
+    for userid in userids:
+        row = conn.execute("SELECT user_screen_name FROM users WHERE userid = ? "
+                           "AND user_screen_name IS NOT NULL ORDER BY from_users_file DESC LIMIT 1",
+                           (userid,)).fetchone()
+        if row:
+            names[userid] = row[0]
+    return names
+
+
 def retweeted_by(conn, userid):
     """Tweets of the database that have the account as retweet_userid (its index alone)."""
     return conn.execute("SELECT count(*) FROM tweets WHERE retweet_userid = ?", (userid,)).fetchone()[0]

@@ -217,6 +217,10 @@ async def test_tweet_row_page_starts_with_the_text_and_lists_every_campaign(ds, 
     assert card < page.index('<p class="tei-tweet-text">') < page.index("<table")
     for campaign in campaigns:
         assert f'<a href="{pages.campaign_path(ds, campaign)}" class="tei-tweet-campaign">' in page
+    # The rest, one column a line, before Datasette's one-line table.
+    client = query(db, "SELECT tweet_client_name FROM tweets WHERE tweetid = ?", (tweetid,))[0][0]
+    assert page.index(f"<tr><th>tweet_client_name</th><td>{html.escape(client)}</td></tr>") < page.index(
+        "<table class=\"rows-and-columns")
     # Any other table's row page is Datasette's own.
     assert "tei-tweet-card" not in (await get(ds, "/tei/campaigns/alpha_012020")).text
 
