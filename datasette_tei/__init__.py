@@ -7,13 +7,18 @@ import re
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from . import exports, facet_counts, network_page, pages, queries, search, served
+from . import account_page, accounts, exports, facet_counts, network_page, pages, queries, search, served
 from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
 _HASHED = re.compile(r"^(?:[0-9a-f]{64}|[A-Za-z0-9+/]{38,44}={0,2})$")
 _ID_COLUMNS = {"userid", "retweet_userid", "in_reply_to_userid", "user_screen_name",
                "user_display_name", "screen_name"}
+# Columns that hold a user id, linked to the account page; and screen-name
+# columns, linked to the account of their row's user id column.
+_USERID_COLUMNS = {"userid", "retweet_userid", "in_reply_to_userid", "userid_a", "userid_b"}
+_SCREEN_NAME_COLUMNS = {"user_screen_name": ("userid",),
+                        "screen_name": ("userid", "retweet_userid")}
 _TWEETID_COLUMNS = {"tweetid", "tweetid_str"}
 
 
@@ -67,7 +72,8 @@ def register_facet_classes():
 
 @hookimpl
 def register_routes():
-    return pages.ROUTES + network_page.ROUTES
+    # Accounts first: /-/tei/accounts/<id> would otherwise match the campaign routes.
+    return account_page.ROUTES + network_page.ROUTES + pages.ROUTES
 
 
 @hookimpl
@@ -133,12 +139,41 @@ def render_snippet(value):
     )
 
 
+def _cell(row, key):
+    try:
+        return row[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _account_of(row, column, table, value):
+    """The user id whose account page a cell links to, or None."""
+    if column in _USERID_COLUMNS and isinstance(value, str):
+        return value
+    if column == "value" and table == "campaign_top" and _cell(row, "kind") in ("account", "retweeted"):
+        return value if isinstance(value, str) else None
+    for key in _SCREEN_NAME_COLUMNS.get(column, ()):
+        userid = _cell(row, key)
+        if isinstance(userid, str) and userid:
+            return userid
+    return None
+
+
+def render_account(datasette, userid, value):
+    href = pages.account_path(datasette, userid)
+    if isinstance(value, str) and _HASHED.match(value):
+        return Markup('<a href="{}" class="tei-id" title="{}">{}…</a>').format(href, value, value[:10])
+    return Markup('<a href="{}">{}</a>').format(href, value)
+
+
 @hookimpl
-def render_cell(value, column, table, database, datasette):
+def render_cell(row, value, column, table, database, datasette):
     if not isinstance(value, (str, int)) or value == "":
         return None
+    userid = _account_of(row, column, table, value)
     wanted = (
-        (column in _TWEETID_COLUMNS and (table is None or table == "tweets"))
+        userid is not None
+        or (column in _TWEETID_COLUMNS and (table is None or table in _TWEET_TABLES))
         or (column in _ID_COLUMNS and isinstance(value, str) and _HASHED.match(value))
         or (column == "hashtags" and isinstance(value, str) and value.startswith("["))
         or (column == "snippet" and table is None and isinstance(value, str) and search.OPEN in value)
@@ -149,6 +184,8 @@ def render_cell(value, column, table, database, datasette):
     async def inner():
         if not await served.is_tei(datasette, database):
             return None
+        if userid is not None:
+            return render_account(datasette, userid, value)
         if column in _TWEETID_COLUMNS:
             if not str(value).isdigit():
                 return None
@@ -159,5 +196,53 @@ def render_cell(value, column, table, database, datasette):
         if column == "snippet":
             return render_snippet(value)
         return shorten_hash(value)
+
+    return inner
+
+
+_TWEET_TABLES = {"tweets", pages.MEMBERSHIP_VIEW, "shared_tweets"}
+_CARD_SKIPS = {"tweet_text", "tweetid", "campaign", "userid", "user_screen_name", "tweet_time", "import_id"}
+
+
+@hookimpl
+def extra_template_vars(template, database, table, view_name, request, datasette):
+    # The tweet row page: the tweet's text first, and every campaign whose
+    # archive holds it (templates/row.html shows them above Datasette's table).
+    if view_name != "row" or table != "tweets" or request is None:
+        return None
+
+    async def inner():
+        if not await served.is_tei(datasette, database):
+            return {}
+        pks = request.url_vars.get("pks", "")
+        if not pks.isdigit():
+            return {}
+        tweetid = int(pks)
+
+        def read(conn):
+            cursor = conn.execute("SELECT * FROM tweets WHERE tweetid = ?", (tweetid,))
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            tweet = dict(zip([d[0] for d in cursor.description], row))
+            # Every other column that has a value, one a line: Datasette's
+            # table of the row below is one line of 35 columns.
+            tweet["details"] = [
+                (key, value) for key, value in tweet.items()
+                if key not in _CARD_SKIPS and not key.endswith("_str")
+                and value not in (None, "", "[]", "{}")
+            ]
+            tweet["campaigns"] = accounts.tweet_campaigns(conn, tweetid)
+            return tweet
+
+        tweet = await datasette.get_database(database).execute_fn(read)
+        if tweet is None:
+            return {}
+        tweet["html"] = account_page.tweet_html(datasette, database, tweet)
+        tweet["campaign_pages"] = [
+            {"campaign": c, "page": pages.campaign_path(datasette, c)} for c in tweet["campaigns"]]
+        for key in ("userid", "retweet_userid", "in_reply_to_userid"):
+            tweet[key + "_page"] = pages.account_path(datasette, tweet[key]) if tweet[key] else None
+        return {"tei_tweet": tweet}
 
     return inner

@@ -6,7 +6,7 @@ it again, and until then `tei_meta.build_state` says `building`.
 """
 import sqlite3
 
-from . import catalogue, summaries
+from . import accounts, catalogue, summaries
 from .schema import ensure_indexes, now, set_meta
 
 # Column list shared by the users table and the profile columns of tweets.
@@ -49,6 +49,9 @@ def finish(conn, progress):
         # of tweeting accounts.
         tweeting = summaries.refresh(conn, campaign, add_users=add_users_seen_only_in_tweets, reader=reader)
         update_campaign(conn, campaign, tweeting=tweeting)
+        # The figures of its accounts with too many tweets to count per
+        # request, in the same transaction: never older than the campaign's.
+        accounts.refresh(conn, campaign)
         checkpoint("summary")
         conn.execute("DELETE FROM tei_dirty WHERE campaign = ?", (campaign,))
         conn.execute("COMMIT")
@@ -151,11 +154,18 @@ def update_campaign(conn, campaign, tweeting=None):
     ).fetchone()
     if tweeting is None:
         tweeting = conn.execute(
-            "SELECT count(DISTINCT userid) FROM tweets WHERE campaign = ?", (campaign,)
+            "SELECT count(DISTINCT userid) FROM (SELECT userid FROM tweets WHERE campaign = :c "
+            "UNION ALL SELECT t.userid FROM shared_tweets s JOIN tweets t ON t.tweetid = s.tweetid "
+            "WHERE s.campaign = :c)", {"c": campaign},
         ).fetchone()[0]
-    shared = conn.execute(
-        "SELECT count(*) FROM shared_tweets WHERE campaign = ?", (campaign,)
-    ).fetchone()[0]
+    # The tweets that an earlier campaign's archive loaded first are this
+    # campaign's too: its active period includes them.
+    shared, shared_first, shared_last = conn.execute(
+        "SELECT count(*), min(t.tweet_time), max(t.tweet_time) FROM shared_tweets s "
+        "JOIN tweets t ON t.tweetid = s.tweetid WHERE s.campaign = ?", (campaign,)
+    ).fetchone()
+    first = min((v for v in (first, shared_first) if v is not None), default=None)
+    last = max((v for v in (last, shared_last) if v is not None), default=None)
     accounts, hashed = conn.execute(
         "SELECT count(*), coalesce(sum(is_hashed), 0) FROM users WHERE campaign = ?", (campaign,)
     ).fetchone()

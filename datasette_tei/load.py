@@ -13,7 +13,7 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import finish, media, replace
+from . import finish, media, replace, summaries
 from . import stream as stream_mod
 from .archives import ArchiveError, file_checksum, find_archives
 from .schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
@@ -135,6 +135,7 @@ def _build(db_path, found, report, strict, progress):
     try:
         conn.execute("BEGIN")
         ensure_schema(conn)
+        summaries.mark_outdated(conn)
         set_meta(conn, build_state="building", build_started=now())
         conn.execute("COMMIT")
         plans = []

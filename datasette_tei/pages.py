@@ -18,6 +18,9 @@ from .schema import is_tei_database
 
 TOP = 15  # rows per table on a campaign page
 
+# Every tweet of each campaign that holds it (schema.VIEWS).
+MEMBERSHIP_VIEW = "campaign_tweets"
+
 # (key in the page data, campaign_top kind, tweets column to facet, title)
 TOP_TABLES = (
     ("languages", "language", "tweet_language", "Languages"),
@@ -38,7 +41,9 @@ CAMPAIGN_COLUMNS = (
 # --- Reading the database (run in Datasette's thread, on one connection) ----
 
 def _tables(conn):
-    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    """The tables and views of the database."""
+    return {row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
 
 
 def _dicts(cursor):
@@ -65,8 +70,10 @@ def read_campaigns(conn):
             "SELECT campaign, month, tweets FROM campaign_months ORDER BY campaign, month"
         ):
             months.setdefault(campaign, []).append({"month": month, "tweets": tweets})
+    membership = MEMBERSHIP_VIEW in _tables(conn)
     for campaign in campaigns:
         campaign["months"] = months.get(campaign["name"], [])
+        campaign["membership_view"] = membership
     return campaigns
 
 
@@ -87,6 +94,9 @@ def read_campaign(conn, name):
     missing = [table for table in summaries.PAGE_TABLES if table not in tables]
     data["missing_summaries"] = missing
     data["networks"] = "coordination_runs" in tables
+    data["membership_view"] = MEMBERSHIP_VIEW in tables
+    if data.get("shared_tweets") and not data["membership_view"]:
+        missing.append(MEMBERSHIP_VIEW)
     p = {"campaign": name}
 
     def query(table, sql):
@@ -151,19 +161,54 @@ def campaign_path(datasette, name, fmt=""):
     return datasette.urls.path(f"/-/tei/{quoted}{fmt}")
 
 
+def account_path(datasette, userid, fmt=""):
+    quoted = urllib.parse.quote(str(userid), safe='').replace('.', '%2E')
+    return datasette.urls.path(f"/-/tei/accounts/{quoted}{fmt}")
+
+
+def campaign_tweets(datasette, database, campaign):
+    """A function giving the URL of the campaign's tweets with more filters.
+
+    A tweet that several campaigns' archives hold is a row of tweets under
+    the first (tweets.campaign) and of shared_tweets under the others. When
+    the campaign has such tweets, its figures count them, and the links open
+    the campaign_tweets view, which holds them; otherwise the campaign's
+    tweets are exactly `tweets?campaign=X`, whose facets the build counted."""
+    if campaign.get("shared_tweets") and campaign.get("membership_view"):
+        table, column = MEMBERSHIP_VIEW, "in_campaign"
+    else:
+        table, column = "tweets", "campaign"
+    name = campaign["name"]
+    return lambda **kw: _table_url(datasette, database, table, **{column: name}, **kw)
+
+
+def card_links(datasette, database, campaign):
+    name = campaign["name"]
+    return {
+        "page": campaign_path(datasette, name),
+        "json": campaign_path(datasette, name, ".json"),
+        "tweets": campaign_tweets(datasette, database, campaign)(),
+        "users": _table_url(datasette, database, "users", campaign=name),
+    }
+
+
 def add_links(datasette, database, data):
-    """Give every figure the URL of the Datasette view that backs it."""
+    """Give every figure the URL of the Datasette view that backs it: each
+    figure equals the number of rows its URL opens (docs/accounts.md). The
+    figures with no such view (accounts per language, domains) get none."""
     name = data["name"]
-    tweets = lambda **kw: _table_url(datasette, database, "tweets", campaign=name, **kw)  # noqa: E731
+    tweets = campaign_tweets(datasette, database, data)
     users = lambda **kw: _table_url(datasette, database, "users", campaign=name, **kw)  # noqa: E731
     query = lambda q, **kw: datasette.urls.database(database) + f"/{q}?" + urllib.parse.urlencode(  # noqa: E731
         dict(campaign=name, **kw))
     data["database"] = database
-    data["links"] = {
-        "page": campaign_path(datasette, name),
-        "json": campaign_path(datasette, name, ".json"),
-        "tweets": tweets(),
-        "users": users(),
+    data["links"] = dict(card_links(datasette, database, data), **{
+        # Every account of the campaign's tweets has its row in campaign_top.
+        "tweeting_accounts": _table_url(datasette, database, "campaign_top", campaign=name,
+                                        kind="account", _sort="rank"),
+        "shared_tweets": _table_url(datasette, database, "shared_tweets", campaign=name),
+        "first_tweet": tweets(_sort="tweet_time"),
+        "last_tweet": tweets(_sort_desc="tweet_time"),
         "months": tweets(_facet_date="tweet_time"),
         "hours": query("activity_by_hour"),
         "account_months": users(_facet="account_language", _sort="account_creation_date"),
@@ -174,7 +219,7 @@ def add_links(datasette, database, data):
         "most_retweeted_accounts": query("most_retweeted_accounts"),
         "search": datasette.urls.database(database) + "/search?" + urllib.parse.urlencode(
             {"campaign": name}),
-    }
+    })
     for row in data.get("months", []):
         after = _month_after(row["month"])
         row["url"] = after and tweets(tweet_time__gte=row["month"], tweet_time__lt=after,
@@ -193,16 +238,24 @@ def add_links(datasette, database, data):
             facets[key] = query("top_domains")
         for row in data.get(key, []):
             value = row["value"]
+            if kind in ("account", "retweeted") and value is not None:
+                row["account"] = account_path(datasette, value)
             if value is None:
-                row["url"] = tweets(**{f"{column}__isnull": "1"}) if column else None
+                # The build counts '' with NULL (nullif): isblank opens both.
+                row["url"] = tweets(**{f"{column}__isblank": "1"}) if column else None
             elif column == "hashtags":
                 row["url"] = tweets(hashtags__arraycontains=value)
             elif kind == "domain":
-                row["url"] = tweets(urls__contains=value)
+                # The build finds a URL's domain by parsing it: no filter of
+                # the tweets table does the same, so the figure has no link;
+                # the domain's URLs (one row per URL) are listed instead.
+                row["url"] = None
+                row["urls"] = _table_url(datasette, database, "campaign_urls",
+                                         campaign=name, domain=value, _sort_desc="tweets")
             elif kind == "account":
                 row["url"] = tweets(userid=value, _sort="tweet_time")
-                row["timeline"] = datasette.urls.database(database) + "/user_timeline?" + \
-                    urllib.parse.urlencode({"userid": value})
+            elif kind == "retweeted":
+                row["url"] = tweets(retweet_userid=value, is_retweet="1")
             else:
                 row["url"] = tweets(**{column: value})
     data["links"]["facets"] = facets
@@ -369,12 +422,7 @@ async def index(datasette, request):
             incomplete.append(database)
         for campaign in await db.execute_fn(read_campaigns):
             campaign["database"] = database
-            campaign["links"] = {
-                "page": campaign_path(datasette, campaign["name"]),
-                "json": campaign_path(datasette, campaign["name"], ".json"),
-                "tweets": _table_url(datasette, database, "tweets", campaign=campaign["name"]),
-                "users": _table_url(datasette, database, "users", campaign=campaign["name"]),
-            }
+            campaign["links"] = card_links(datasette, database, campaign)
             cards.append(campaign)
     if fmt == ".json":
         return _json_response({"campaigns": cards, "incomplete_databases": incomplete})

@@ -144,6 +144,19 @@ TABLES = {
 )""",
 }
 
+# Every tweet of every campaign whose archive holds it: a tweet is a row of
+# tweets under its first campaign (tweets.campaign) and, for each later
+# archive that also holds it, a row of shared_tweets. The campaign pages link
+# their figures here (`?in_campaign=X&...`), so that each opens exactly the
+# tweets it counts; SQLite pushes the filters into both halves, where the
+# campaign and shared_tweets indexes answer them.
+VIEWS = {
+    "campaign_tweets": """CREATE VIEW IF NOT EXISTS [campaign_tweets] AS
+SELECT t.campaign AS in_campaign, t.* FROM tweets t
+UNION ALL
+SELECT s.campaign AS in_campaign, t.* FROM shared_tweets s JOIN tweets t ON t.tweetid = s.tweetid""",
+}
+
 # (table, columns): built after the bulk load, used by the common filters.
 INDEXES = (
     ("tweets", ("campaign", "tweet_time")),
@@ -179,6 +192,8 @@ _OLD_SEARCH_TABLES = ("tweets_cjk", "tweets_cjk_imports")
 def ensure_schema(conn):
     """Create every table, and the full-text index, that is missing."""
     for sql in TABLES.values():
+        conn.execute(sql)
+    for sql in VIEWS.values():
         conn.execute(sql)
     _ensure_search_index(conn)
     conn.execute(

@@ -28,11 +28,20 @@ import threading
 import urllib.parse
 
 from . import facet_counts
+from .schema import set_meta
 
 # How many of the most retweeted accounts to keep per campaign; every other
 # kind keeps all its values (languages, clients and accounts are few, and
 # the hashtag and domain lists back the canned queries).
 RETWEETED_KEEP = 500
+
+# Bumped when what the summaries (or the campaigns figures and account
+# summaries computed with them) mean changes: a build then recomputes every
+# campaign's, so that running it again updates a database an earlier
+# version built. 2: shared tweets in tweeting_accounts and the active
+# period; account_summaries.
+VERSION = "2"
+META_KEY = "summaries_version"
 
 WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
@@ -120,6 +129,17 @@ def domain(url):
     return host[4:] if host.startswith("www.") else host
 
 
+def mark_outdated(conn):
+    """Mark every campaign for a new summary when the database's summaries
+    are of another version (inside the caller's transaction: tei_dirty keeps
+    the mark if the build is interrupted before it is done)."""
+    row = conn.execute("SELECT value FROM tei_meta WHERE key = ?", (META_KEY,)).fetchone()
+    if row and row[0] == VERSION:
+        return
+    conn.execute("INSERT OR IGNORE INTO tei_dirty (campaign) SELECT name FROM campaigns")
+    set_meta(conn, **{META_KEY: VERSION})
+
+
 def ensure(conn):
     """Create the summary tables and their indexes if missing.
     (A campaign's shared tweets are found by schema.INDEXES' shared_tweets
@@ -168,8 +188,8 @@ def refresh(conn, campaign, add_users=None, reader=None):
     then computed on it, in a thread, while this one computes the rest. It
     is opened in that thread and read and closed in this one, so it must be
     made with check_same_thread=False.
-    Returns how many accounts tweeted the campaign's own tweets (the
-    campaigns.tweeting_accounts figure)."""
+    Returns how many accounts tweeted the campaign's tweets, shared ones
+    included (the campaigns.tweeting_accounts figure)."""
     ensure(conn)
     p = {"campaign": campaign}
     _remember_shared(conn, p)
@@ -321,7 +341,10 @@ def _groups(conn, p):
         """INSERT INTO temp._tei_tweeting (userid)
         SELECT userid FROM temp._tei_groups WHERE userid IS NOT NULL GROUP BY userid HAVING max(own)"""
     )
-    return conn.execute("SELECT count(*) FROM temp._tei_tweeting").fetchone()[0]
+    # The campaigns.tweeting_accounts figure counts every account of the
+    # campaign's rows, shared ones included: the accounts its page lists.
+    return conn.execute(
+        "SELECT count(DISTINCT userid) FROM temp._tei_groups WHERE userid IS NOT NULL").fetchone()[0]
 
 
 def _group_summaries(conn, p):
