@@ -25,6 +25,15 @@ from .zipscan import UNREADABLE, LocalEntry, scan_local_headers
 MAX_FIELD = 1024 * 1024
 csv.field_size_limit(MAX_FIELD)
 
+# A record (a row with all its lines) past this many characters is
+# rejected before the CSV reader holds it: a tweet row is a few KB, and the
+# cap keeps memory bounded however long a line or a quoted field runs.
+MAX_RECORD = 2 * MAX_FIELD
+# A line that looks like the start of a record, after a bad one, is taken
+# for one only if it parses as one within this many lines (a tweet's text
+# and profile hold at most a few hundred newlines).
+PROBE_LINES = 1000
+
 # How rejected rows are quoted in the rejects table.
 MAX_RAW = 10_000
 
@@ -76,6 +85,8 @@ class Archive:
     release: str = None
     is_media: bool = False
     _zip: zipfile.ZipFile = field(default=None, repr=False)
+    # Rejected rows listed in `rejects`, and their raw characters (see load).
+    rejects_listed: list = field(default_factory=lambda: [0, 0], repr=False)
 
     @property
     def format(self):
@@ -98,10 +109,14 @@ class Archive:
                 self._zip = zipfile.ZipFile(self.path)
             except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
                 return self._recovered_members(error)
-            members = []
-            for info in self._zip.infolist():
-                if info.is_dir() or not is_csv_member(info.filename):
+            members, offsets = [], set()
+            # A directory that lists a member many times, or many names at
+            # one place in the file, is read once: zipfile opens a name at
+            # its last entry, and the first name at each place is kept.
+            for info in {info.filename: info for info in self._zip.infolist()}.values():
+                if info.is_dir() or not is_csv_member(info.filename) or info.header_offset in offsets:
                     continue
+                offsets.add(info.header_offset)
                 # The zip already holds each member's CRC-32: a free checksum.
                 members.append(
                     Member(self, info.filename, info.file_size, f"crc32:{info.CRC:08x}:{info.file_size}")
@@ -350,6 +365,42 @@ class RawReject:
     raw: str
 
 
+class _TooLong(Exception):
+    """A record passed MAX_RECORD characters; `line` is the piece that did it."""
+
+    def __init__(self, line):
+        self.line = line
+
+
+def _lines(readline, record, pushed=()):
+    """The physical lines the CSV reader parses, each at most MAX_RECORD long.
+
+    readline(limit) never holds more than `limit` characters, so a line of
+    gigabytes costs no more memory than a short one. `record` is shared with
+    MemberReader._records, which zeroes record[0] before each record:
+    [characters of the current record so far, its first line]. A record
+    that outgrows MAX_RECORD raises _TooLong, and the reader resynchronises.
+    `pushed` are lines read ahead by a resynchronisation, given back first.
+    """
+    limit = MAX_RECORD
+    for line in pushed:
+        if not record[0]:
+            record[1] = line
+        record[0] += len(line)
+        yield line
+    while True:
+        line = readline(limit + 1)
+        if not line:
+            return
+        used = record[0] + len(line)
+        if not record[0]:
+            record[1] = line
+        if used > limit:
+            raise _TooLong(line)
+        record[0] = used
+        yield line
+
+
 class MemberReader:
     """Streams one member's rows: `header`, `kind`, then `rows()`.
 
@@ -357,6 +408,12 @@ class MemberReader:
     that are damaged or the wrong width. Repeated header rows (parts
     concatenated) and blank lines are skipped. `line` is the physical line
     where the row starts, as an editor shows it.
+
+    Memory stays bounded whatever the member holds: a record (a row with all
+    its lines) longer than MAX_RECORD characters, or with a field over
+    MAX_FIELD, is one RawReject with its first line capped, and reading
+    resumes at the next line that starts a record of this file (see
+    _resync), however long the bad record runs.
     """
 
     def __init__(self, member, on_bytes=None):
@@ -374,19 +431,18 @@ class MemberReader:
         # utf-8-sig drops a BOM if there is one; surrogateescape keeps bad
         # bytes visible so that the row holding them is rejected, not the file.
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        self._reader = csv.reader(self._text)
+        self._record = [0, ""]
+        self._first_line = 0  # lines before the current csv reader's first
+        self._reader = csv.reader(_lines(self._text.readline, self._record))
         self.header = None
         self.kind = None
-        self._last_line = 0
         try:
             for line, fields in self._records():
-                if isinstance(fields, RawReject) or not fields:
+                if not fields:
                     continue
                 self.header = fields
                 self._header_line = line
                 break
-        except csv.Error as error:
-            raise ArchiveError(f"{member.label}: line 1: not a CSV file ({error})") from None
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as error:
             # A small member is read whole with its header: a CRC or zlib
             # error then surfaces here, and fails the member, not the build.
@@ -404,20 +460,113 @@ class MemberReader:
                 f"nor a users file: {shown!r}"
             )
         self._normal_header = normalise_header(self.header)
+        self._starts_record = _record_start_re(self._normal_header[0]).match
 
     def _records(self):
-        """(start line, fields) per record; RawReject for a csv.Error."""
-        reader = self._reader
+        """(start line, fields) per record; RawReject for a record that
+        cannot be read (a csv.Error, or longer than MAX_RECORD)."""
+        record = self._record
         while True:
-            start = reader.line_num + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                yield start, RawReject(start, f"unreadable CSV: {error}", "")
+            reader, first_line = self._reader, self._first_line
+            while True:
+                start = first_line + reader.line_num + 1
+                record[0] = 0
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
+                except (csv.Error, _TooLong) as error:
+                    if self.header is None:
+                        what = "a line" if isinstance(error, _TooLong) else "a field"
+                        raise ArchiveError(
+                            f"{self.member.label}: line {start}: not a CSV file "
+                            f"({what} longer than the limit before any header row)") from None
+                    yield start, self._resync(start, first_line + reader.line_num, error)
+                    break  # _resync made a new reader, at the next record
+                yield start, fields
+
+    def _resync(self, start, consumed, error):
+        """The RawReject for the record that starts at line `start`, after
+        reading on to the next line that starts a record of this file.
+
+        `consumed` lines were read; with _TooLong, a piece of the next line
+        too. A line starts a record when it begins with a first field of
+        this file's kind (a tweet id, a user id, or the header's own first
+        name) and the lines from it parse, within the limits, as one record
+        of the header's width: a line inside the bad record that merely
+        looks like one (a quoted tweet starting with digits) is passed over.
+        Each line is read once, and a candidate reads at most PROBE_LINES,
+        so hostile input cannot make this quadratic.
+        """
+        readline = self._text.readline
+        limit = MAX_RECORD
+        record = self._record
+        first, chars = record[1], record[0]
+        line_number = consumed
+        if isinstance(error, _TooLong):
+            reason = f"row longer than {limit:,} characters"
+            piece = error.line
+            chars += len(piece)
+            while len(piece) > limit:  # the rest of an over-long physical line
+                piece = readline(limit + 1)
+                chars += len(piece)
+            line_number += 1
+        else:
+            reason = f"unreadable CSV: {error}"
+        pending = []  # lines read ahead, to look at again
+        width = len(self.header)
+        starts_record = self._starts_record
+        while True:
+            line = pending.pop() if pending else readline(limit + 1)
+            if not line:
+                break  # the end of the member
+            if len(line) > limit:
+                while len(line) > limit:
+                    chars += len(line)
+                    line = readline(limit + 1)
+                chars += len(line)
+                line_number += 1
                 continue
-            yield start, fields
+            if starts_record(line):
+                probe = [line]
+                if self._probe(probe) == width:
+                    pending = probe + pending[::-1]
+                    break
+                pending.extend(reversed(probe[1:]))
+            chars += len(line)
+            line_number += 1
+        self._first_line = line_number
+        self._reader = csv.reader(_lines(readline, record, pending))
+        end = line_number
+        where = f"line {start}" if end <= start else f"lines {start}-{end}"
+        return RawReject(start, f"{reason}; {where} skipped", capped(first, chars))
+
+    def _probe(self, lines):
+        """How many fields the record starting at lines[0] has, reading the
+        lines it needs into `lines`; 0 when it runs past the limits."""
+        readline = self._text.readline
+        limit = MAX_RECORD
+        state = [len(lines[0]), False]
+
+        def source():
+            yield lines[0]
+            while len(lines) < PROBE_LINES:
+                line = readline(limit + 1)
+                if not line:
+                    return
+                lines.append(line)
+                state[0] += len(line)
+                if state[0] > limit:
+                    state[1] = True
+                    return
+                yield line
+            state[1] = True
+
+        try:
+            fields = next(csv.reader(source()))
+        except (csv.Error, StopIteration):
+            return 0
+        return 0 if state[1] else len(fields)
 
     def rows(self):
         width = len(self.header)
@@ -461,7 +610,23 @@ def raw_text(fields):
     out = io.StringIO()
     csv.writer(out).writerow(fields)
     text = out.getvalue().rstrip("\r\n")
+    return capped(text, len(text))
+
+
+def capped(text, length):
+    """At most MAX_RAW characters of `text`, the start of `length` in all."""
+    text = text[:MAX_RAW].rstrip("\r\n")
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if len(text) > MAX_RAW:
-        text = text[:MAX_RAW] + f"… [{len(text) - MAX_RAW} more characters]"
+    if length > MAX_RAW:
+        text += f"… [{length - MAX_RAW} more characters]"
     return text
+
+
+def _record_start_re(first_column):
+    """What the first line of a record of a file whose first column is
+    `first_column` starts with: that field, quoted (2018) or not, then a
+    comma. A repeated header row starts a record too."""
+    value = {"tweetid": r"[0-9]{1,20}", "userid": r"[0-9A-Za-z+/=_-]{1,128}"}.get(
+        first_column, r"[^\r\n\",]*")
+    name = re.escape(first_column)
+    return re.compile(rf'\ufeff?(?:"(?:{value}|(?i:{name}))"|{value}|(?i:{name})),')
