@@ -7,11 +7,13 @@ CSV files inside (a zip may hold many parts, in sub-folders, with junk).
 """
 import codecs
 import csv
+import errno
 import gzip
 import hashlib
 import io
 import os
 import re
+import stat
 import struct
 import zipfile
 import zlib
@@ -121,6 +123,11 @@ class Archive:
                 members.append(
                     Member(self, info.filename, info.file_size, f"crc32:{info.CRC:08x}:{info.file_size}")
                 )
+            if not members:
+                names = [info.filename for info in self._zip.infolist() if not info.is_dir()]
+                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                raise ArchiveError(f"{self.path}: holds no .csv or .csv.gz file"
+                                   + (f" (only {shown})" if names else " (it is empty)"))
             members.sort(key=lambda m: natural_key(m.name))
             return members
         if fmt == "gzip":
@@ -276,29 +283,27 @@ def is_media_name(path):
     return False
 
 
-def find_archives(sources, campaign=None):
+def find_archives(sources, campaign=None, errors=None):
     """Archives under the given sources, in a stable order.
 
-    Raises ArchiveError for a source that does not exist or holds nothing.
+    A source that cannot be read (missing, a dangling symlink or a symlink
+    loop, unreadable, a FIFO or a device, a file that is not a .zip, .csv
+    or .csv.gz, a folder holding none) is one line in `errors` and skipped;
+    without an `errors` list, the first is raised as ArchiveError. Inside a
+    folder, files that are not archives (READMEs, checksum lists) are
+    skipped quietly, and nothing but a regular file is ever opened: a FIFO
+    would block the build forever, /dev/zero would never end.
     """
+    problems = []
     found = []
     for source in sources:
-        if os.path.isdir(source):
-            files = []
-            for root, dirs, names in os.walk(source):
-                # Hidden folders (.Trash, .git) and macOS resource forks.
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
-                for name in names:
-                    full = os.path.join(root, name)
-                    if not is_junk(full) and name.lower().endswith(DATA_SUFFIXES):
-                        files.append(full)
-            if not files:
-                raise ArchiveError(f"{source}: no .zip, .csv or .csv.gz files found")
-            found.extend(sorted(files, key=natural_key))
-        elif os.path.isfile(source):
-            found.append(source)
-        else:
-            raise ArchiveError(f"{source}: no such file or directory")
+        before = len(problems)
+        files = _source_files(source, problems)
+        if errors is None and len(problems) > before:
+            raise ArchiveError(problems[before])
+        found.extend(sorted(files, key=natural_key))
+    if errors is not None:
+        errors.extend(problems)
     archives = []
     seen = set()
     for path in found:
@@ -315,6 +320,105 @@ def find_archives(sources, campaign=None):
             )
         )
     return archives
+
+
+def _source_files(source, errors):
+    """The archive files a source names or holds; what cannot be read goes to `errors`."""
+    try:
+        status = os.stat(source)
+    except OSError as error:
+        errors.append(f"{source}: {_why(source, error)}")
+        return []
+    if stat.S_ISDIR(status.st_mode):
+        files = []
+        before = len(errors)
+        _walk(source, {(status.st_dev, status.st_ino)}, set(), files, errors)
+        if not files and len(errors) == before:
+            errors.append(f"{source}: no .zip, .csv or .csv.gz files found")
+        return files
+    if not stat.S_ISREG(status.st_mode):
+        errors.append(f"{source}: {_file_type(status.st_mode)}, not a regular file: skipped")
+        return []
+    if not source.lower().endswith(DATA_SUFFIXES):
+        errors.append(f"{source}: not a .zip, .csv or .csv.gz file: skipped")
+        return []
+    return [source] if _readable(source, errors) else []
+
+
+def _walk(folder, ancestors, visited, files, errors):
+    """Add the archives under `folder` to `files`, following symlinks.
+
+    `ancestors` are the folders above this one (a symlink back to one is a
+    loop, reported); `visited` all folders seen (one reached twice by
+    different links is read once).
+    """
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: natural_key(entry.name))
+    except OSError as error:
+        errors.append(f"{folder}: {_why(folder, error)}: folder skipped")
+        return
+    for entry in entries:
+        name = entry.name
+        # Hidden files and folders (.Trash, .git, .DS_Store), resource forks.
+        if name.startswith(".") or name in ("__MACOSX", "Thumbs.db"):
+            continue
+        path = entry.path
+        is_data = name.lower().endswith(DATA_SUFFIXES)
+        try:
+            status = os.stat(path)
+        except OSError as error:
+            errors.append(f"{path}: {_why(path, error)}: skipped")
+            continue
+        mode = status.st_mode
+        if stat.S_ISDIR(mode):
+            key = (status.st_dev, status.st_ino)
+            if key in ancestors:
+                errors.append(f"{path}: symlink loop (it leads back to a folder above it): skipped")
+            elif key not in visited:
+                visited.add(key)
+                _walk(path, ancestors | {key}, visited, files, errors)
+        elif not is_data:
+            continue  # a README, a checksum list, a media file list
+        elif not stat.S_ISREG(mode):
+            errors.append(f"{path}: {_file_type(mode)}, not a regular file: skipped")
+        elif _readable(path, errors):
+            files.append(path)
+
+
+def _readable(path, errors):
+    """Whether a regular file opens for reading; if not, why is in `errors`."""
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as error:
+        errors.append(f"{path}: {_why(path, error)}: skipped")
+        return False
+    return True
+
+
+def _why(path, error):
+    """What stops a path being read, in words."""
+    if error.errno == errno.ELOOP:
+        return "symlink loop"
+    if error.errno == errno.ENOENT and os.path.islink(path):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"dangling symlink (to {target}, which does not exist)"
+    if error.errno == errno.ENOENT:
+        return "no such file or directory"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return error.strerror or str(error)
+
+
+def _file_type(mode):
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file or folder"
 
 
 # --- Reading rows ------------------------------------------------------------

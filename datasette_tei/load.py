@@ -115,10 +115,10 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
     """Load every archive under `sources` into the database at `db_path`."""
     progress = progress or NullProgress()
     report = BuildReport()
-    try:
-        found = find_archives(sources, campaign=campaign)
-    except ArchiveError as error:
-        raise BuildError(str(error)) from None
+    # A source that cannot be read is reported and skipped; the rest loads.
+    found = find_archives(sources, campaign=campaign, errors=report.errors)
+    if not found and report.errors:
+        raise BuildError("\nError: ".join(report.errors))
     conn = connect(db_path)
     try:
         conn.execute("BEGIN")
