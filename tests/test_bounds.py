@@ -89,15 +89,38 @@ def test_zip_bomb_of_one_endless_line(tmp_path):
     assert query(db_path, "select count(*) from tweets") == [(6,)]
 
 
+def test_zip_bomb_of_one_endless_line_and_nothing_else(tmp_path):
+    """A member that is one endless line has no header: it fails at once,
+    with a message naming it, and the archive's other member loads."""
+    path = tmp_path / "line_082020_tweets_csv_hashed.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("good.csv", tweets_csv_text(tweets(4), "2020"))
+        info = zipfile.ZipInfo("line.csv")
+        info.compress_type, info._compresslevel = zipfile.ZIP_DEFLATED, 1
+        with archive.open(info, "w", force_zip64=True) as handle:
+            for _ in range(100):
+                handle.write(b"tweetid" * (2**20 // 7))
+    db_path = tmp_path / "tei.db"
+    status, output, peak = build_peak(db_path, path)
+    assert status == 1
+    assert peak < PEAK_MB, f"peak {peak:.0f} MB"
+    assert f"Error: {path}:line.csv: line 1: not a CSV file (a line longer than the limit before " \
+        "any header row)" in output
+    assert query(db_path, "select count(*) from tweets") == [(4,)]
+
+
 def test_zip_bomb_of_endless_large_rows(tmp_path):
     """Rows with a field just under the limit, 120 MB of them: all load, and
     the batches between the parsing process and the database stay small."""
     rows = tweets(120)
     for row in rows:
-        row["user_profile_description"] = "x" * 1_000_000
+        row["user_profile_description"] = "DESCRIPTION"
+    # The csv module takes 25 ms to write each such field: put it in after.
+    text = tweets_csv_text(rows, "2020").encode()
     path = tmp_path / "big_082020_tweets_csv_hashed.zip"
-    streamed_zip(path, "big.csv", [tweets_csv_text(rows[:1], "2020").encode()]
-                 + [body([row]).encode() for row in rows[1:]])
+    *pieces, last = text.split(b"DESCRIPTION")
+    field = b"x" * 1_000_000
+    streamed_zip(path, "big.csv", [part for piece in pieces for part in (piece, field)] + [last])
     db_path = tmp_path / "tei.db"
     status, output, peak = build_peak(db_path, path)
     assert status == 0, output
