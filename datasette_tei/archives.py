@@ -36,6 +36,10 @@ MAX_RECORD = 2 * MAX_FIELD
 # and profile hold at most a few hundred newlines).
 PROBE_LINES = 1000
 
+# A TEI zip holds a tweets or users CSV, or a few dozen parts; a directory
+# listing more is hostile (zipfile would hold it all in memory).
+MAX_ZIP_ENTRIES = 100_000
+
 # How rejected rows are quoted in the rejects table.
 MAX_RAW = 10_000
 
@@ -108,6 +112,11 @@ class Archive:
         fmt = self.format
         if fmt == "zip":
             try:
+                entries = _directory_entries(self.path)
+                if entries > MAX_ZIP_ENTRIES:
+                    raise ArchiveError(
+                        f"{self.path}: its directory lists {entries:,} members, more than the "
+                        f"{MAX_ZIP_ENTRIES:,} a TEI archive could hold: not read")
                 self._zip = zipfile.ZipFile(self.path)
             except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
                 return self._recovered_members(error)
@@ -192,6 +201,15 @@ class Archive:
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+
+
+def _directory_entries(path):
+    """How many members a zip's end record says its directory lists (0 when
+    it has no end record): read before zipfile, which holds every entry of
+    the directory in memory, a few hundred bytes each."""
+    with open(path, "rb") as handle:
+        end = zipfile._EndRecData(handle)
+    return end[zipfile._ECD_ENTRIES_TOTAL] if end else 0
 
 
 def file_checksum(path):

@@ -218,3 +218,33 @@ def test_zip_listing_one_member_many_times_is_read_once(tmp_path, db_path):
     assert result.exit_code == 0, result.output
     assert query(db_path, "select count(*), sum(rows_loaded), sum(duplicates) from imports") == [(1, 50, 0)]
     assert query(db_path, "select count(*) from tweets") == [(50,)]
+
+
+def test_zip_directory_of_a_million_entries_is_not_read(tmp_path):
+    """zipfile holds every entry of a zip's directory in memory: a directory
+    of a million entries (48 MB) is refused before it is read, and the
+    other archives load."""
+    path = tmp_path / "many_082020_tweets_csv_hashed.zip"
+    write_zip(str(path), {"m.csv": tweets_csv_text(tweets(5), "2020")})
+    data = path.read_bytes()
+    start, end = data.index(b"PK\x01\x02"), data.index(b"PK\x05\x06")
+    count = 1_000_000
+    directory = data[start:end] * count
+    with zipfile.ZipFile(path) as archive:
+        assert archive.infolist()[0].header_offset == 0
+    # A zip64 end record holds the count and size a plain one cannot.
+    zip64_end = (b"PK\x06\x06" + (44).to_bytes(8, "little") + (45).to_bytes(2, "little") * 2
+                 + bytes(8) + count.to_bytes(8, "little") * 2 + len(directory).to_bytes(8, "little")
+                 + start.to_bytes(8, "little"))
+    locator = b"PK\x06\x07" + bytes(4) + (start + len(directory)).to_bytes(8, "little") + (1).to_bytes(4, "little")
+    plain_end = b"PK\x05\x06" + bytes(4) + b"\xff\xff" * 2 + b"\xff" * 8 + bytes(2)
+    path.write_bytes(data[:start] + directory + zip64_end + locator + plain_end)
+    good = tmp_path / "good_082020_tweets_csv_hashed.zip"
+    write_zip(str(good), {"good.csv": tweets_csv_text(tweets(7, seed=5, first_id=5 * 10**17), "2020")})
+    db_path = tmp_path / "tei.db"
+    status, output, peak = build_peak(db_path, path, good)
+    assert peak < PEAK_MB, f"peak {peak:.0f} MB"
+    assert status == 1
+    assert (f"Error: {path}: its directory lists 1,000,000 members, more than the 100,000 a TEI "
+            "archive could hold: not read") in output
+    assert query(db_path, "select count(*) from tweets") == [(7,)]
