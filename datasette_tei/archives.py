@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from .parse import file_kind, normalise_header
-from .zipscan import UNREADABLE, LocalEntry, scan_local_headers
+from .zipscan import MAX_ENTRIES, UNREADABLE, LocalEntry, scan_local_headers
 
 # A tweet is at most a few KB; a field past this is an unterminated quote
 # swallowing the file, and must not be allowed to eat the memory.
@@ -38,7 +38,7 @@ PROBE_LINES = 1000
 
 # A TEI zip holds a tweets or users CSV, or a few dozen parts; a directory
 # listing more is hostile (zipfile would hold it all in memory).
-MAX_ZIP_ENTRIES = 100_000
+MAX_ZIP_ENTRIES = MAX_ENTRIES
 
 # How rejected rows are quoted in the rejects table.
 MAX_RAW = 10_000

@@ -248,3 +248,22 @@ def test_zip_directory_of_a_million_entries_is_not_read(tmp_path):
     assert (f"Error: {path}: its directory lists 1,000,000 members, more than the 100,000 a TEI "
             "archive could hold: not read") in output
     assert query(db_path, "select count(*) from tweets") == [(7,)]
+
+
+def test_zip_without_directory_of_a_million_members_is_cut_off(tmp_path):
+    """A zip without a central directory is read from its local headers, one
+    entry kept per member: a million empty members (35 MB) are cut off at
+    MAX_ENTRIES, reported, and memory stays bounded."""
+    path = tmp_path / "tiny_082020_tweets_csv_hashed.zip"
+    header = (b"PK\x03\x04" + (20).to_bytes(2, "little") + bytes(2 + 2 + 4 + 4 + 4 + 4)
+              + (5).to_bytes(2, "little") + bytes(2) + b"x.txt")
+    path.write_bytes(header * 1_000_000)
+    good = tmp_path / "good_082020_tweets_csv_hashed.zip"
+    write_zip(str(good), {"good.csv": tweets_csv_text(tweets(7), "2020")})
+    db_path = tmp_path / "tei.db"
+    status, output, peak = build_peak(db_path, path, good)
+    assert peak < PEAK_MB, f"peak {peak:.0f} MB"
+    assert status == 1
+    assert (f"Error: {path}: more than 100,000 members, more than a TEI archive could hold: "
+            "the rest are not read") in output
+    assert query(db_path, "select count(*) from tweets") == [(7,)]
