@@ -263,9 +263,17 @@ def parse_list(value):
     return json.dumps(items, ensure_ascii=False)
 
 
+# Python's parser takes ~200 bytes of memory and a microsecond per byte of a
+# list it reads: a list past this size (a tweet's are a few hundred
+# characters) is not given to it.
+MAX_LITERAL_LIST = 64 * 1024
+
+
 def _literal_list(value):
     import ast
 
+    if len(value) > MAX_LITERAL_LIST:
+        raise RowError(f"not a list (too long to read: {len(value):,} characters): {_show(value)}")
     try:
         items = ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):

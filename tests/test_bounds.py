@@ -267,3 +267,21 @@ def test_zip_without_directory_of_a_million_members_is_cut_off(tmp_path):
     assert (f"Error: {path}: more than 100,000 members, more than a TEI archive could hold: "
             "the rest are not read") in output
     assert query(db_path, "select count(*) from tweets") == [(7,)]
+
+
+def test_rows_of_huge_escaped_lists(tmp_path):
+    """A list column that needs Python's own parser (backslashes in a repr
+    list) costs it 200 bytes a character: one of a MiB is rejected as
+    too long instead of read, and memory stays bounded."""
+    rows = tweets(20)
+    for row in rows:
+        row["hashtags"] = "[" + ", ".join([r"'\a'"] * 170_000) + "]"  # ['\a', '\a', ...]
+    path = tmp_path / "lists_082020_tweets_csv_hashed.zip"
+    write_zip(str(path), {"lists.csv": tweets_csv_text(rows, "2020") + body(tweets(3, seed=8, first_id=8 * 10**17))})
+    db_path = tmp_path / "tei.db"
+    status, output, peak = build_peak(db_path, path)
+    assert peak < PEAK_MB, f"peak {peak:.0f} MB"
+    assert status == 0, output
+    [(count, reason)] = query(db_path, "select count(*), min(reason) from rejects")
+    assert count == 20 and reason.startswith("hashtags: not a list (too long to read: 1,020,000 characters)")
+    assert query(db_path, "select count(*) from tweets") == [(3,)]
