@@ -6,6 +6,7 @@ found is an Archive: the unit a build loads atomically. Its Members are the
 CSV files inside (a zip may hold many parts, in sub-folders, with junk).
 """
 import codecs
+import collections
 import csv
 import errno
 import gzip
@@ -494,22 +495,38 @@ class _TooLong(Exception):
         self.line = line
 
 
-def _lines(readline, record, pushed=()):
+def _lines(readline, record, pending):
     """The physical lines the CSV reader parses, each at most MAX_RECORD long.
 
     readline(limit) never holds more than `limit` characters, so a line of
     gigabytes costs no more memory than a short one. `record` is shared with
     MemberReader._records, which zeroes record[0] before each record:
-    [characters of the current record so far, its first line]. A record
-    that outgrows MAX_RECORD raises _TooLong, and the reader resynchronises.
-    `pushed` are lines read ahead by a resynchronisation, given back first.
+    [characters of the current record so far, its first line, its other
+    lines]. A record that outgrows MAX_RECORD raises _TooLong, and the
+    reader resynchronises. `pending` holds lines a resynchronisation read
+    ahead, given out first.
     """
     limit = MAX_RECORD
-    for line in pushed:
+    more = record[2]
+    while True:
+        line = pending.popleft() if pending else readline(limit + 1)
+        if not line:
+            return
+        used = record[0] + len(line)
         if not record[0]:
             record[1] = line
-        record[0] += len(line)
+            if more:
+                more.clear()
+        else:
+            more.append(line)
+        if used > limit:
+            raise _TooLong(line)
+        record[0] = used
         yield line
+        if not pending:
+            break
+    # The same without looking at `pending`, which is empty from here on:
+    # this loop runs for every line of every member.
     while True:
         line = readline(limit + 1)
         if not line:
@@ -517,6 +534,10 @@ def _lines(readline, record, pushed=()):
         used = record[0] + len(line)
         if not record[0]:
             record[1] = line
+            if more:
+                more.clear()
+        else:
+            more.append(line)
         if used > limit:
             raise _TooLong(line)
         record[0] = used
@@ -553,9 +574,10 @@ class MemberReader:
         # utf-8-sig drops a BOM if there is one; surrogateescape keeps bad
         # bytes visible so that the row holding them is rejected, not the file.
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        self._record = [0, ""]
+        self._record = [0, "", []]
+        self._pending = collections.deque()
         self._first_line = 0  # lines before the current csv reader's first
-        self._reader = csv.reader(_lines(self._text.readline, self._record))
+        self._reader = csv.reader(_lines(self._text.readline, self._record, self._pending))
         self.header = None
         self.kind = None
         try:
@@ -603,77 +625,75 @@ class MemberReader:
                         raise ArchiveError(
                             f"{self.member.label}: line {start}: not a CSV file "
                             f"({what} longer than the limit before any header row)") from None
-                    yield start, self._resync(start, first_line + reader.line_num, error)
+                    yield start, self._resync(start, error)
                     break  # _resync made a new reader, at the next record
                 yield start, fields
 
-    def _resync(self, start, consumed, error):
+    def _resync(self, start, error):
         """The RawReject for the record that starts at line `start`, after
         reading on to the next line that starts a record of this file.
 
-        `consumed` lines were read; with _TooLong, a piece of the next line
-        too. A line starts a record when it begins with a first field of
-        this file's kind (a tweet id, a user id, or the header's own first
-        name) and the lines from it parse, within the limits, as one record
-        of the header's width: a line inside the bad record that merely
-        looks like one (a quoted tweet starting with digits) is passed over.
-        Each line is read once, and a candidate reads at most PROBE_LINES,
-        so hostile input cannot make this quadratic.
+        The bad record's lines after its first are looked at again, so that
+        rows a runaway quote swallowed load. A line starts a record when it
+        begins with a first field of this file's kind (a tweet id, a user
+        id, or the header's own first name) and the lines from it parse,
+        within the limits, as one record of the header's width: a line
+        inside the bad record that merely looks like one (a quoted tweet
+        starting with digits) is passed over. A candidate reads at most
+        PROBE_LINES lines, so that this stays linear in the input.
         """
         readline = self._text.readline
         limit = MAX_RECORD
-        record = self._record
-        first, chars = record[1], record[0]
-        line_number = consumed
+        record, pending = self._record, self._pending
+        first = record[1]
+        chars = len(first)
         if isinstance(error, _TooLong):
             reason = f"row longer than {limit:,} characters"
-            piece = error.line
-            chars += len(piece)
-            while len(piece) > limit:  # the rest of an over-long physical line
-                piece = readline(limit + 1)
-                chars += len(piece)
-            line_number += 1
         else:
             reason = f"unreadable CSV: {error}"
-        pending = []  # lines read ahead, to look at again
+        if record[2]:  # the lines after the first, the one that failed included
+            pending.extendleft(reversed(record[2]))
+        else:
+            piece = first
+            while len(piece) > limit:  # the rest of an over-long first line
+                piece = readline(limit + 1)
+                chars += len(piece)
+        line_number = start
         width = len(self.header)
         starts_record = self._starts_record
         while True:
-            line = pending.pop() if pending else readline(limit + 1)
+            line = pending.popleft() if pending else readline(limit + 1)
             if not line:
                 break  # the end of the member
-            if len(line) > limit:
+            if len(line) > limit:  # never a record: skip to the end of its line
                 while len(line) > limit:
                     chars += len(line)
                     line = readline(limit + 1)
-                chars += len(line)
-                line_number += 1
-                continue
-            if starts_record(line):
+            elif starts_record(line):
                 probe = [line]
                 if self._probe(probe) == width:
-                    pending = probe + pending[::-1]
+                    pending.extendleft(reversed(probe))
                     break
-                pending.extend(reversed(probe[1:]))
+                pending.extendleft(reversed(probe[1:]))
             chars += len(line)
             line_number += 1
         self._first_line = line_number
         self._reader = csv.reader(_lines(readline, record, pending))
-        end = line_number
-        where = f"line {start}" if end <= start else f"lines {start}-{end}"
+        where = f"line {start}" if line_number <= start else f"lines {start}-{line_number}"
         return RawReject(start, f"{reason}; {where} skipped", capped(first, chars))
 
     def _probe(self, lines):
         """How many fields the record starting at lines[0] has, reading the
         lines it needs into `lines`; 0 when it runs past the limits."""
         readline = self._text.readline
+        pending = self._pending
         limit = MAX_RECORD
         state = [len(lines[0]), False]
 
         def source():
             yield lines[0]
             while len(lines) < PROBE_LINES:
-                line = readline(limit + 1)
+                line = pending.popleft() if pending else readline(limit + 1)
                 if not line:
                     return
                 lines.append(line)

@@ -197,6 +197,42 @@ def test_over_long_row_then_a_line_that_only_looks_like_a_row(tmp_path, db_path)
     assert query(db_path, "select count(*) from tweets") == [(4,)]
 
 
+def test_quote_never_closed_mid_file_swallows_no_rows(tmp_path, db_path):
+    """A quote opened and never closed mid-file runs on through the rows
+    after it (rows holding no quote of their own to close it) until the
+    field limit; those rows are read again, and load."""
+    header, *lines = tweets_csv_text(tweets(10_000), "2020").split("\n")
+    lines = [line for line in lines if line and '"' not in line][:5000]
+    lines.insert(9, '123,"a quote that never closes')
+    lines.insert(0, header)
+    path = tmp_path / "open_082020_tweets_csv_hashed.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert path.stat().st_size > 1.5 * archives.MAX_FIELD
+    result = run_build(db_path, path)
+    assert result.exit_code == 0, result.output
+    [(line, reason, raw)] = query(db_path, "select line, reason, raw from rejects")
+    assert (line, raw) == (11, '123,"a quote that never closes')
+    assert reason.startswith("unreadable CSV: field larger than field limit (1048576); line 11 skipped")
+    assert query(db_path, "select count(*) from tweets") == [(5000,)]
+
+
+def test_row_of_many_large_fields_over_the_row_limit(tmp_path, db_path):
+    """Fields each under the field limit, on several lines, that add up to
+    more than MAX_RECORD: one reject, the lines after its first read again."""
+    good = tweets(6)
+    big = '"' + "w" * 900_000 + '\n"'
+    bad = "77," + ",".join([big] * 3) + "\n"
+    text = tweets_csv_text(good[:3], "2020") + bad + body(good[3:])
+    path = tmp_path / "wide_082020_tweets_csv_hashed.csv"
+    path.write_text(text, encoding="utf-8")
+    result = run_build(db_path, path)
+    assert result.exit_code == 0, result.output
+    [(line, reason, raw)] = query(db_path, "select line, reason, raw from rejects")
+    assert (line, reason) == (5, "row longer than 2,097,152 characters; lines 5-8 skipped")
+    assert raw.startswith('77,"www') and len(raw) < archives.MAX_RAW + 100
+    assert query(db_path, "select count(*) from tweets") == [(6,)]
+
+
 def test_zip_listing_one_member_many_times_is_read_once(tmp_path, db_path):
     """A central directory naming the same member 1,000 times, and other
     names at the same place in the file: the member is read once."""
