@@ -15,7 +15,14 @@ import zipfile
 import pytest
 
 from datasette_tei import archives, load
-from datasette_tei.synthetic import LAYOUTS, generate_tweets, tweets_csv_text, write_zip
+from datasette_tei.synthetic import (
+    LAYOUTS,
+    generate_tweets,
+    make_users,
+    tweets_csv_text,
+    users_csv_text,
+    write_zip,
+)
 from helpers import query, run_build
 
 PEAK_MB = 200
@@ -180,6 +187,21 @@ def test_field_over_the_limit_spanning_lines_with_quotes(tmp_path, db_path, layo
     assert len(raw) < archives.MAX_RAW + 100
     assert query(db_path, "select count(*) from tweets") == [(101,)]
     assert query(db_path, "select count(*) from tweets where tweetid = ?", (int(rest[-1]["tweetid"]),)) == [(1,)]
+
+
+@pytest.mark.parametrize("layout", ["2018", "2020"])
+def test_users_file_resumes_at_the_next_user(tmp_path, db_path, layout):
+    """In a users file a record starts with a user id, a number or a hash."""
+    users = make_users(51, layout, seed=5)
+    users[1]["user_profile_description"] = 'a "bio",\nabc=,"x"\n' * 80_000  # 1.5 MiB
+    path = tmp_path / "u_082020_users_csv_hashed.csv"
+    path.write_text(users_csv_text(users, layout), encoding="utf-8")
+    result = run_build(db_path, path)
+    assert result.exit_code == 0, result.output
+    [(line, reason)] = query(db_path, "select line, reason from rejects")
+    assert line == 3 and "field larger than field limit" in reason
+    assert query(db_path, "select count(*) from users") == [(50,)]
+    assert query(db_path, "select count(*) from users where userid = ?", (users[-1]["userid"],)) == [(1,)]
 
 
 def test_over_long_row_then_a_line_that_only_looks_like_a_row(tmp_path, db_path):
