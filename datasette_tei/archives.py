@@ -6,24 +6,40 @@ found is an Archive: the unit a build loads atomically. Its Members are the
 CSV files inside (a zip may hold many parts, in sub-folders, with junk).
 """
 import codecs
+import collections
 import csv
+import errno
 import gzip
 import hashlib
 import io
 import os
 import re
+import stat
 import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 
 from .parse import file_kind, normalise_header
-from .zipscan import UNREADABLE, LocalEntry, scan_local_headers
+from .zipscan import MAX_ENTRIES, UNREADABLE, LocalEntry, scan_local_headers
 
 # A tweet is at most a few KB; a field past this is an unterminated quote
 # swallowing the file, and must not be allowed to eat the memory.
 MAX_FIELD = 1024 * 1024
 csv.field_size_limit(MAX_FIELD)
+
+# A record (a row with all its lines) past this many characters is
+# rejected before the CSV reader holds it: a tweet row is a few KB, and the
+# cap keeps memory bounded however long a line or a quoted field runs.
+MAX_RECORD = 2 * MAX_FIELD
+# A line that looks like the start of a record, after a bad one, is taken
+# for one only if it parses as one within this many lines (a tweet's text
+# and profile hold at most a few hundred newlines).
+PROBE_LINES = 1000
+
+# A TEI zip holds a tweets or users CSV, or a few dozen parts; a directory
+# listing more is hostile (zipfile would hold it all in memory).
+MAX_ZIP_ENTRIES = MAX_ENTRIES
 
 # How rejected rows are quoted in the rejects table.
 MAX_RAW = 10_000
@@ -76,6 +92,8 @@ class Archive:
     release: str = None
     is_media: bool = False
     _zip: zipfile.ZipFile = field(default=None, repr=False)
+    # Rejected rows listed in `rejects`, and their raw characters (see load).
+    rejects_listed: list = field(default_factory=lambda: [0, 0], repr=False)
 
     @property
     def format(self):
@@ -95,17 +113,31 @@ class Archive:
         fmt = self.format
         if fmt == "zip":
             try:
+                entries = _directory_entries(self.path)
+                if entries > MAX_ZIP_ENTRIES:
+                    raise ArchiveError(
+                        f"{self.path}: its directory lists {entries:,} members, more than the "
+                        f"{MAX_ZIP_ENTRIES:,} a TEI archive could hold: not read")
                 self._zip = zipfile.ZipFile(self.path)
             except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
                 return self._recovered_members(error)
-            members = []
-            for info in self._zip.infolist():
-                if info.is_dir() or not is_csv_member(info.filename):
+            members, offsets = [], set()
+            # A directory that lists a member many times, or many names at
+            # one place in the file, is read once: zipfile opens a name at
+            # its last entry, and the first name at each place is kept.
+            for info in {info.filename: info for info in self._zip.infolist()}.values():
+                if info.is_dir() or not is_csv_member(info.filename) or info.header_offset in offsets:
                     continue
+                offsets.add(info.header_offset)
                 # The zip already holds each member's CRC-32: a free checksum.
                 members.append(
                     Member(self, info.filename, info.file_size, f"crc32:{info.CRC:08x}:{info.file_size}")
                 )
+            if not members:
+                names = [info.filename for info in self._zip.infolist() if not info.is_dir()]
+                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                raise ArchiveError(f"{self.path}: holds no .csv or .csv.gz file"
+                                   + (f" (only {shown})" if names else " (it is empty)"))
             members.sort(key=lambda m: natural_key(m.name))
             return members
         if fmt == "gzip":
@@ -170,6 +202,15 @@ class Archive:
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+
+
+def _directory_entries(path):
+    """How many members a zip's end record says its directory lists (0 when
+    it has no end record): read before zipfile, which holds every entry of
+    the directory in memory, a few hundred bytes each."""
+    with open(path, "rb") as handle:
+        end = zipfile._EndRecData(handle)
+    return end[zipfile._ECD_ENTRIES_TOTAL] if end else 0
 
 
 def file_checksum(path):
@@ -261,29 +302,27 @@ def is_media_name(path):
     return False
 
 
-def find_archives(sources, campaign=None):
+def find_archives(sources, campaign=None, errors=None):
     """Archives under the given sources, in a stable order.
 
-    Raises ArchiveError for a source that does not exist or holds nothing.
+    A source that cannot be read (missing, a dangling symlink or a symlink
+    loop, unreadable, a FIFO or a device, a file that is not a .zip, .csv
+    or .csv.gz, a folder holding none) is one line in `errors` and skipped;
+    without an `errors` list, the first is raised as ArchiveError. Inside a
+    folder, files that are not archives (READMEs, checksum lists) are
+    skipped quietly, and nothing but a regular file is ever opened: a FIFO
+    would block the build forever, /dev/zero would never end.
     """
+    problems = []
     found = []
     for source in sources:
-        if os.path.isdir(source):
-            files = []
-            for root, dirs, names in os.walk(source):
-                # Hidden folders (.Trash, .git) and macOS resource forks.
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
-                for name in names:
-                    full = os.path.join(root, name)
-                    if not is_junk(full) and name.lower().endswith(DATA_SUFFIXES):
-                        files.append(full)
-            if not files:
-                raise ArchiveError(f"{source}: no .zip, .csv or .csv.gz files found")
-            found.extend(sorted(files, key=natural_key))
-        elif os.path.isfile(source):
-            found.append(source)
-        else:
-            raise ArchiveError(f"{source}: no such file or directory")
+        before = len(problems)
+        files = _source_files(source, problems)
+        if errors is None and len(problems) > before:
+            raise ArchiveError(problems[before])
+        found.extend(sorted(files, key=natural_key))
+    if errors is not None:
+        errors.extend(problems)
     archives = []
     seen = set()
     for path in found:
@@ -300,6 +339,105 @@ def find_archives(sources, campaign=None):
             )
         )
     return archives
+
+
+def _source_files(source, errors):
+    """The archive files a source names or holds; what cannot be read goes to `errors`."""
+    try:
+        status = os.stat(source)
+    except OSError as error:
+        errors.append(f"{source}: {_why(source, error)}")
+        return []
+    if stat.S_ISDIR(status.st_mode):
+        files = []
+        before = len(errors)
+        _walk(source, {(status.st_dev, status.st_ino)}, set(), files, errors)
+        if not files and len(errors) == before:
+            errors.append(f"{source}: no .zip, .csv or .csv.gz files found")
+        return files
+    if not stat.S_ISREG(status.st_mode):
+        errors.append(f"{source}: {_file_type(status.st_mode)}, not a regular file: skipped")
+        return []
+    if not source.lower().endswith(DATA_SUFFIXES):
+        errors.append(f"{source}: not a .zip, .csv or .csv.gz file: skipped")
+        return []
+    return [source] if _readable(source, errors) else []
+
+
+def _walk(folder, ancestors, visited, files, errors):
+    """Add the archives under `folder` to `files`, following symlinks.
+
+    `ancestors` are the folders above this one (a symlink back to one is a
+    loop, reported); `visited` all folders seen (one reached twice by
+    different links is read once).
+    """
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: natural_key(entry.name))
+    except OSError as error:
+        errors.append(f"{folder}: {_why(folder, error)}: folder skipped")
+        return
+    for entry in entries:
+        name = entry.name
+        # Hidden files and folders (.Trash, .git, .DS_Store), resource forks.
+        if name.startswith(".") or name in ("__MACOSX", "Thumbs.db"):
+            continue
+        path = entry.path
+        is_data = name.lower().endswith(DATA_SUFFIXES)
+        try:
+            status = os.stat(path)
+        except OSError as error:
+            errors.append(f"{path}: {_why(path, error)}: skipped")
+            continue
+        mode = status.st_mode
+        if stat.S_ISDIR(mode):
+            key = (status.st_dev, status.st_ino)
+            if key in ancestors:
+                errors.append(f"{path}: symlink loop (it leads back to a folder above it): skipped")
+            elif key not in visited:
+                visited.add(key)
+                _walk(path, ancestors | {key}, visited, files, errors)
+        elif not is_data:
+            continue  # a README, a checksum list, a media file list
+        elif not stat.S_ISREG(mode):
+            errors.append(f"{path}: {_file_type(mode)}, not a regular file: skipped")
+        elif _readable(path, errors):
+            files.append(path)
+
+
+def _readable(path, errors):
+    """Whether a regular file opens for reading; if not, why is in `errors`."""
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as error:
+        errors.append(f"{path}: {_why(path, error)}: skipped")
+        return False
+    return True
+
+
+def _why(path, error):
+    """What stops a path being read, in words."""
+    if error.errno == errno.ELOOP:
+        return "symlink loop"
+    if error.errno == errno.ENOENT and os.path.islink(path):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"dangling symlink (to {target}, which does not exist)"
+    if error.errno == errno.ENOENT:
+        return "no such file or directory"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return error.strerror or str(error)
+
+
+def _file_type(mode):
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file or folder"
 
 
 # --- Reading rows ------------------------------------------------------------
@@ -350,6 +488,62 @@ class RawReject:
     raw: str
 
 
+class _TooLong(Exception):
+    """A record passed MAX_RECORD characters; `line` is the piece that did it."""
+
+    def __init__(self, line):
+        self.line = line
+
+
+def _lines(readline, record, pending):
+    """The physical lines the CSV reader parses, each at most MAX_RECORD long.
+
+    readline(limit) never holds more than `limit` characters, so a line of
+    gigabytes costs no more memory than a short one. `record` is shared with
+    MemberReader._records, which zeroes record[0] before each record:
+    [characters of the current record so far, its first line, its other
+    lines]. A record that outgrows MAX_RECORD raises _TooLong, and the
+    reader resynchronises. `pending` holds lines a resynchronisation read
+    ahead, given out first.
+    """
+    limit = MAX_RECORD
+    more = record[2]
+    while True:
+        line = pending.popleft() if pending else readline(limit + 1)
+        if not line:
+            return
+        used = record[0] + len(line)
+        if not record[0]:
+            record[1] = line
+            if more:
+                more.clear()
+        else:
+            more.append(line)
+        if used > limit:
+            raise _TooLong(line)
+        record[0] = used
+        yield line
+        if not pending:
+            break
+    # The same without looking at `pending`, which is empty from here on:
+    # this loop runs for every line of every member.
+    while True:
+        line = readline(limit + 1)
+        if not line:
+            return
+        used = record[0] + len(line)
+        if not record[0]:
+            record[1] = line
+            if more:
+                more.clear()
+        else:
+            more.append(line)
+        if used > limit:
+            raise _TooLong(line)
+        record[0] = used
+        yield line
+
+
 class MemberReader:
     """Streams one member's rows: `header`, `kind`, then `rows()`.
 
@@ -357,6 +551,12 @@ class MemberReader:
     that are damaged or the wrong width. Repeated header rows (parts
     concatenated) and blank lines are skipped. `line` is the physical line
     where the row starts, as an editor shows it.
+
+    Memory stays bounded whatever the member holds: a record (a row with all
+    its lines) longer than MAX_RECORD characters, or with a field over
+    MAX_FIELD, is one RawReject with its first line capped, and reading
+    resumes at the next line that starts a record of this file (see
+    _resync), however long the bad record runs.
     """
 
     def __init__(self, member, on_bytes=None):
@@ -374,19 +574,19 @@ class MemberReader:
         # utf-8-sig drops a BOM if there is one; surrogateescape keeps bad
         # bytes visible so that the row holding them is rejected, not the file.
         self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        self._reader = csv.reader(self._text)
+        self._record = [0, "", []]
+        self._pending = collections.deque()
+        self._first_line = 0  # lines before the current csv reader's first
+        self._reader = csv.reader(_lines(self._text.readline, self._record, self._pending))
         self.header = None
         self.kind = None
-        self._last_line = 0
         try:
             for line, fields in self._records():
-                if isinstance(fields, RawReject) or not fields:
+                if not fields:
                     continue
                 self.header = fields
                 self._header_line = line
                 break
-        except csv.Error as error:
-            raise ArchiveError(f"{member.label}: line 1: not a CSV file ({error})") from None
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as error:
             # A small member is read whole with its header: a CRC or zlib
             # error then surfaces here, and fails the member, not the build.
@@ -404,20 +604,111 @@ class MemberReader:
                 f"nor a users file: {shown!r}"
             )
         self._normal_header = normalise_header(self.header)
+        self._starts_record = _record_start_re(self._normal_header[0]).match
 
     def _records(self):
-        """(start line, fields) per record; RawReject for a csv.Error."""
-        reader = self._reader
+        """(start line, fields) per record; RawReject for a record that
+        cannot be read (a csv.Error, or longer than MAX_RECORD)."""
+        record = self._record
         while True:
-            start = reader.line_num + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                yield start, RawReject(start, f"unreadable CSV: {error}", "")
-                continue
-            yield start, fields
+            reader, first_line = self._reader, self._first_line
+            while True:
+                start = first_line + reader.line_num + 1
+                record[0] = 0
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
+                except (csv.Error, _TooLong) as error:
+                    if self.header is None:
+                        what = "a line" if isinstance(error, _TooLong) else "a field"
+                        raise ArchiveError(
+                            f"{self.member.label}: line {start}: not a CSV file "
+                            f"({what} longer than the limit before any header row)") from None
+                    yield start, self._resync(start, error)
+                    break  # _resync made a new reader, at the next record
+                yield start, fields
+
+    def _resync(self, start, error):
+        """The RawReject for the record that starts at line `start`, after
+        reading on to the next line that starts a record of this file.
+
+        The bad record's lines after its first are looked at again, so that
+        rows a runaway quote swallowed load. A line starts a record when it
+        begins with a first field of this file's kind (a tweet id, a user
+        id, or the header's own first name) and the lines from it parse,
+        within the limits, as one record of the header's width: a line
+        inside the bad record that merely looks like one (a quoted tweet
+        starting with digits) is passed over. A candidate reads at most
+        PROBE_LINES lines, so that this stays linear in the input.
+        """
+        readline = self._text.readline
+        limit = MAX_RECORD
+        record, pending = self._record, self._pending
+        first = record[1]
+        chars = len(first)
+        if isinstance(error, _TooLong):
+            reason = f"row longer than {limit:,} characters"
+        else:
+            reason = f"unreadable CSV: {error}"
+        if record[2]:  # the lines after the first, the one that failed included
+            pending.extendleft(reversed(record[2]))
+        else:
+            piece = first
+            while len(piece) > limit:  # the rest of an over-long first line
+                piece = readline(limit + 1)
+                chars += len(piece)
+        line_number = start
+        width = len(self.header)
+        starts_record = self._starts_record
+        while True:
+            line = pending.popleft() if pending else readline(limit + 1)
+            if not line:
+                break  # the end of the member
+            if len(line) > limit:  # never a record: skip to the end of its line
+                while len(line) > limit:
+                    chars += len(line)
+                    line = readline(limit + 1)
+            elif starts_record(line):
+                probe = [line]
+                if self._probe(probe) == width:
+                    pending.extendleft(reversed(probe))
+                    break
+                pending.extendleft(reversed(probe[1:]))
+            chars += len(line)
+            line_number += 1
+        self._first_line = line_number
+        self._reader = csv.reader(_lines(readline, record, pending))
+        where = f"line {start}" if line_number <= start else f"lines {start}-{line_number}"
+        return RawReject(start, f"{reason}; {where} skipped", capped(first, chars))
+
+    def _probe(self, lines):
+        """How many fields the record starting at lines[0] has, reading the
+        lines it needs into `lines`; 0 when it runs past the limits."""
+        readline = self._text.readline
+        pending = self._pending
+        limit = MAX_RECORD
+        state = [len(lines[0]), False]
+
+        def source():
+            yield lines[0]
+            while len(lines) < PROBE_LINES:
+                line = pending.popleft() if pending else readline(limit + 1)
+                if not line:
+                    return
+                lines.append(line)
+                state[0] += len(line)
+                if state[0] > limit:
+                    state[1] = True
+                    return
+                yield line
+            state[1] = True
+
+        try:
+            fields = next(csv.reader(source()))
+        except (csv.Error, StopIteration):
+            return 0
+        return 0 if state[1] else len(fields)
 
     def rows(self):
         width = len(self.header)
@@ -461,7 +752,23 @@ def raw_text(fields):
     out = io.StringIO()
     csv.writer(out).writerow(fields)
     text = out.getvalue().rstrip("\r\n")
+    return capped(text, len(text))
+
+
+def capped(text, length):
+    """At most MAX_RAW characters of `text`, the start of `length` in all."""
+    text = text[:MAX_RAW].rstrip("\r\n")
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    if len(text) > MAX_RAW:
-        text = text[:MAX_RAW] + f"… [{len(text) - MAX_RAW} more characters]"
+    if length > MAX_RAW:
+        text += f"… [{length - MAX_RAW} more characters]"
     return text
+
+
+def _record_start_re(first_column):
+    """What the first line of a record of a file whose first column is
+    `first_column` starts with: that field, quoted (2018) or not, then a
+    comma. A repeated header row starts a record too."""
+    value = {"tweetid": r"[0-9]{1,20}", "userid": r"[0-9A-Za-z+/=_-]{1,128}"}.get(
+        first_column, r"[^\r\n\",]*")
+    name = re.escape(first_column)
+    return re.compile(rf'\ufeff?(?:"(?:{value}|(?i:{name}))"|{value}|(?i:{name})),')

@@ -135,7 +135,8 @@ def _print_summary(report):
                                  for i, (value, width) in enumerate(zip(row, widths))).rstrip(),
                        err=True)
     if report.rejected:
-        click.echo(f"{report.rejected:,} rows rejected (all are in the rejects table):", err=True)
+        click.echo(f"{report.rejected:,} rows rejected (in the rejects table, up to {load.MAX_REJECTS_LISTED:,} "
+                   "an archive):", err=True)
         for sample in report.reject_samples:
             click.echo(f"  {sample}", err=True)
         if report.rejected > len(report.reject_samples):

@@ -21,7 +21,14 @@ from .target import BuildLock, TargetError
 from .target import check as check_target
 
 BATCH = 5000
-REJECT_SAMPLES = 10  # rejected rows named in the build's summary; all are in `rejects`
+REJECT_SAMPLES = 10  # rejected rows named in the build's summary
+# Every rejected row is counted (imports.rows_rejected, campaigns.rejected_rows),
+# but an archive of nothing but bad rows must not make a database of them:
+# `rejects` lists at most this many rows of an archive, with at most this many
+# characters of raw text in all (later rows are listed without it).
+MAX_REJECTS_LISTED = 100_000
+MAX_REJECT_RAW = 10_000_000
+MAX_RAW_PENDING = 1_000_000  # raw text held before it is written
 
 # For the interruption tests: with DATASETTE_TEI_STOP_AT=<phase>[:<n>] set,
 # the build stops itself (SIGSTOP) the n-th time (default 1) it reaches
@@ -114,7 +121,10 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
     try:
         # Refused before anything else reads the sources or touches the file.
         check_target(db_path)
-        found = find_archives(sources, campaign=campaign)
+        # A source that cannot be read is reported and skipped; the rest loads.
+        found = find_archives(sources, campaign=campaign, errors=report.errors)
+        if not found and report.errors:
+            raise BuildError("\nError: ".join(report.errors))
         lock = BuildLock(db_path).acquire()
     except (ArchiveError, TargetError) as error:
         raise BuildError(str(error)) from None
@@ -319,6 +329,7 @@ class _Loader:
         self.counts = {"tweets": 0, "users": 0, "rejected": 0, "duplicates": 0, "repeated_headers": 0,
                        "samples": []}
         self.rejects = []
+        self.raw_pending = 0  # characters of raw text in self.rejects
 
     def reject(self, line, reason, raw):
         self.counts["rejected"] += 1
@@ -326,10 +337,20 @@ class _Loader:
             raise StrictError(f"{self.member.label}: line {line}: {reason} (--strict)")
         if len(self.counts["samples"]) < REJECT_SAMPLES:
             self.counts["samples"].append(f"{self.member.label}: line {line}: {reason}")
+        listed = self.archive.rejects_listed  # [rows, raw characters], over the archive's members
+        if listed[0] >= MAX_REJECTS_LISTED:
+            return
+        listed[0] += 1
+        if listed[1] + len(raw) > MAX_REJECT_RAW:
+            listed[1] = MAX_REJECT_RAW  # the rows after this one are listed without it too
+            raw = None
+        else:
+            listed[1] += len(raw)
+            self.raw_pending += len(raw)
         self.rejects.append(
             (self.import_id, self.archive.path, self.member.name or None, line, reason, raw)
         )
-        if len(self.rejects) >= BATCH:
+        if len(self.rejects) >= BATCH or self.raw_pending >= MAX_RAW_PENDING:
             self.flush_rejects()
 
     def flush_rejects(self):
@@ -340,6 +361,7 @@ class _Loader:
                 self.rejects,
             )
             self.rejects = []
+            self.raw_pending = 0
 
     def insert_sql(self, table, conflict):
         return (

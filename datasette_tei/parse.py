@@ -4,6 +4,7 @@ Every parser takes the raw string from the CSV and returns the typed value,
 or raises RowError with a reason a person can act on. They never raise
 anything else: a troll farm's tweet must not be able to crash a build.
 """
+import datetime
 import html
 import json
 import re
@@ -146,8 +147,11 @@ def _time(value, with_time):
     if not match:
         raise RowError(f"not a date or time: {_show(value)}")
     year, month, day, hour, minute, second = match.groups()
-    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
-        raise RowError(f"not a valid date: {_show(value)}")
+    try:
+        # The calendar decides: no 2016-02-31, no 2015-02-29, no year 0000.
+        datetime.date(int(year), int(month), int(day))
+    except ValueError:
+        raise RowError(f"not a valid date: {_show(value)}") from None
     if hour is not None and not (int(hour) < 24 and int(minute) < 60 and int(second or 0) < 61):
         raise RowError(f"not a valid time: {_show(value)}")
     date = f"{year}-{month}-{day}"
@@ -163,7 +167,10 @@ def _time(value, with_time):
 
 # The formats every known release uses, checked in one C call: four times
 # cheaper than slicing the string, and this runs for every tweet.
-_DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+# Only days every such month has: February 29 (leap years) and anything
+# unusual go to _time, which asks the calendar; year 0000 does not exist.
+_DATE = (r"(?!0000)[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+         r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))")
 _PLAIN_TIME = re.compile(_DATE + r" (?:[01][0-9]|2[0-3]):[0-5][0-9]").fullmatch
 _PLAIN_DATE = re.compile(_DATE).fullmatch
 
@@ -256,9 +263,17 @@ def parse_list(value):
     return json.dumps(items, ensure_ascii=False)
 
 
+# Python's parser takes ~200 bytes of memory and a microsecond per byte of a
+# list it reads: a list past this size (a tweet's are a few hundred
+# characters) is not given to it.
+MAX_LITERAL_LIST = 64 * 1024
+
+
 def _literal_list(value):
     import ast
 
+    if len(value) > MAX_LITERAL_LIST:
+        raise RowError(f"not a list (too long to read: {len(value):,} characters): {_show(value)}")
     try:
         items = ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):

@@ -27,6 +27,10 @@ from .parse import Converter, RowError
 # Rows per message: small enough that a few messages fit in the pipe, so the
 # child parses ahead while the parent is inside SQLite.
 BATCH = 1000
+# ... and fewer when the rows are large: a batch holds what this many bytes
+# of the member held, so that rows near the size limits cannot make a batch
+# (held by both processes, and in the pipe) hundreds of MB.
+BATCH_BYTES = 4 * 1024 * 1024
 _F_SETPIPE_SZ = 1031  # Linux fcntl: grow the pipe's buffer
 # Below this many bytes a child process costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -82,9 +86,13 @@ def _parse(member, tail):
                             text = index_text(values[text_at])
                             if text is not None:
                                 indexed.append((values[0], text))
-                if len(batch) >= BATCH:
-                    yield ("rows", batch, taken(), indexed)
-                    batch, indexed = [], []
+                if len(batch) >= BATCH or read[0] >= BATCH_BYTES:
+                    if batch:
+                        yield ("rows", batch, taken(), indexed)
+                        batch, indexed = [], []
+                    if rejects:
+                        yield ("rejects", rejects, taken())
+                        rejects = []
                 if len(rejects) >= BATCH:
                     yield ("rejects", rejects, taken())
                     rejects = []

@@ -23,6 +23,9 @@ CHUNK = 1024 * 1024
 # so that it is never skipped as already imported, and not empty, which would
 # make the build hash the whole zip to recognise it.
 UNREADABLE = "unreadable"
+# A TEI zip holds a few dozen members at most; the scan keeps an entry for
+# each member it finds, so a hostile file of tiny members is cut off here.
+MAX_ENTRIES = 100_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,10 @@ def scan_local_headers(path):
     with open(path, "rb") as handle:
         position = 0
         while True:
+            if len(entries) >= MAX_ENTRIES:
+                return entries, LocalEntry("", error=(
+                    f"{path}: more than {MAX_ENTRIES:,} members, more than a TEI archive could hold: "
+                    "the rest are not read"))
             handle.seek(position)
             head = handle.read(_LOCAL_HEADER.size)
             if position == 0 and head[:4] != _LOCAL_SIG:

@@ -87,6 +87,50 @@ def test_parse_time_rejects(raw):
         parse.parse_time(raw)
 
 
+@pytest.mark.parametrize("raw, expected", [
+    ("2016-02-29 10:00", "2016-02-29 10:00"),  # a leap year
+    ("2000-02-29", "2000-02-29 00:00"),
+    ("2016-12-31 23:59:60", "2016-12-31 23:59:60"),  # a leap second
+    ("0001-01-01 00:00", "0001-01-01 00:00"),
+])
+def test_parse_time_accepts_real_calendar_days(raw, expected):
+    assert parse.parse_time(raw) == expected
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ("2016-02-31", "not a valid date: '2016-02-31'"),
+    ("2016-02-31 10:00", "not a valid date: '2016-02-31 10:00'"),
+    ("2015-02-29 10:00", "not a valid date: '2015-02-29 10:00'"),
+    ("1900-02-29", "not a valid date: '1900-02-29'"),
+    ("2016-04-31 10:00", "not a valid date: '2016-04-31 10:00'"),
+    ("2016-11-31", "not a valid date: '2016-11-31'"),
+    ("0000-01-01", "not a valid date: '0000-01-01'"),
+    ("0000-01-01 00:00", "not a valid date: '0000-01-01 00:00'"),
+    ("2016-01-01 12:60", "not a valid time: '2016-01-01 12:60'"),
+    ("2016-01-01 12:00:61", "not a valid time: '2016-01-01 12:00:61'"),
+])
+def test_impossible_dates_and_times_are_untypable(raw, reason):
+    for parser in (parse.parse_time, parse.parse_date):
+        with pytest.raises(RowError) as error:
+            parser(raw)
+        assert str(error.value) == reason
+
+
+@pytest.mark.parametrize("column, value", [
+    ("tweet_time", "2016-02-31 10:00"), ("tweet_time", "0000-01-01 00:00"),
+    ("tweet_time", "2016-01-01 12:60"), ("account_creation_date", "2015-02-29"),
+])
+def test_converter_rejects_impossible_dates_naming_column_and_value(column, value):
+    """Through the compiled fast path, as every row goes: the reason names
+    the column and the value."""
+    header = LAYOUTS["2020"]
+    converter = parse.Converter("tweets", header)
+    assert converter(_row(header, tweetid="5", tweet_time="2016-02-29 10:00"))[0] == 5
+    with pytest.raises(RowError) as error:
+        converter(_row(header, tweetid="5", **{column: value}))
+    assert str(error.value).startswith(f"{column}: not a valid ") and repr(value) in str(error.value)
+
+
 def test_parse_ids_are_exact():
     big = "1234567890123456789"  # beyond 2**53: a float would change it
     assert parse.parse_tweetid(big) == 1234567890123456789
