@@ -4,10 +4,10 @@ functions). The render_cell helpers are here because they are a few lines."""
 import json
 import re
 
-from datasette import hookimpl
+from datasette import hookimpl, hookspecs
 from markupsafe import Markup, escape
 
-from . import facet_counts, pages, queries, search, served
+from . import facet_counts, pages, queries, search, served, zeroconf
 from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
@@ -23,10 +23,21 @@ def startup(datasette):
         for name in list(datasette.databases):
             served.forget(name)
             await served.is_tei(datasette, name)
+        if hasattr(datasette, "set_database_metadata"):  # Datasette 1.0
+            await zeroconf.apply_10(datasette)
         if hasattr(datasette, "add_query"):  # Datasette 1.0a31 and later
             await queries.register_all(datasette)
 
     return inner
+
+
+if hasattr(hookspecs, "get_metadata"):  # Datasette 0.65; 1.0 has no such hook
+
+    @hookimpl
+    def get_metadata(datasette, key, database, table):
+        # Called synchronously, on every metadata lookup: served.py keeps
+        # which databases are TEI databases and their tables.
+        return zeroconf.metadata_065(datasette, database)
 
 
 @hookimpl
@@ -71,13 +82,30 @@ def register_routes():
 
 
 @hookimpl
-def extra_css_urls(datasette):
-    return [datasette.urls.static_plugins("datasette_tei", "tei.css")]
+def extra_css_urls(datasette, database, template):
+    urls = [datasette.urls.static_plugins("datasette_tei", "tei.css")]
+    if not database or template == "tei_campaign.html":
+        return urls
+
+    async def inner():
+        # Column descriptions shown compactly, on a TEI database's pages only.
+        if await served.is_tei(datasette, database):
+            return urls + [datasette.urls.static_plugins("datasette_tei", "tei-tables.css")]
+        return urls
+
+    return inner
 
 
 @hookimpl
 def menu_links(datasette):
-    return [{"href": datasette.urls.path("/-/tei"), "label": "Influence-operation campaigns"}]
+    async def inner():
+        # Only where there are campaign pages to open.
+        for name in list(datasette.databases):
+            if await served.is_tei(datasette, name):
+                return [{"href": datasette.urls.path("/-/tei"), "label": "Influence-operation campaigns"}]
+        return []
+
+    return inner
 
 
 @hookimpl
