@@ -97,6 +97,20 @@ def extra_css_urls(datasette, database, template):
 
 
 @hookimpl
+def extra_template_vars(datasette, database):
+    # query.html names the page by the query's title for these queries only.
+    if not database:
+        return {}
+
+    async def inner():
+        if await served.is_tei(datasette, database):
+            return {"tei_query_names": list(queries.NAMES)}
+        return {}
+
+    return inner
+
+
+@hookimpl
 def menu_links(datasette):
     async def inner():
         # Only where there are campaign pages to open.
