@@ -1,7 +1,9 @@
 """The rankings of all campaigns together, precomputed from each campaign's
 (campaign_top), so that a canned query with no campaign (top hashtags, top
 domains, most retweeted accounts) reads at most KEEP rows of one small table
-instead of grouping every campaign's hashtags per request.
+instead of grouping every campaign's hashtags per request; and the accounts
+created each day, per campaign and of all campaigns together (campaign
+ALL), which account_creation_bursts reads instead of grouping the users.
 
 Figures are the campaigns' figures added up: a tweet that two campaigns'
 archives hold (shared_tweets) counts in each, and so does an account that
@@ -27,6 +29,21 @@ SCHEMA = f"""CREATE TABLE IF NOT EXISTS [{TABLE}] (
 ) WITHOUT ROWID"""
 
 
+CREATION_TABLE = "campaign_creation_days"
+ALL = ""  # the campaign of the rows of all campaigns together: no archive is named ''
+
+CREATION_SCHEMA = f"""CREATE TABLE IF NOT EXISTS [{CREATION_TABLE}] (
+  [campaign] TEXT NOT NULL,
+  [day] TEXT NOT NULL,
+  [accounts] INTEGER NOT NULL,
+  [screen_names] TEXT,
+  PRIMARY KEY ([campaign], [day])
+) WITHOUT ROWID"""
+# The bursts, largest first, without sorting a campaign's days.
+CREATION_INDEX = (f"CREATE INDEX IF NOT EXISTS [idx_{CREATION_TABLE}_bursts] "
+                  f"ON [{CREATION_TABLE}] ([campaign], [accounts] DESC, [day])")
+
+
 def exists(conn):
     return conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
@@ -37,6 +54,8 @@ def refresh(conn):
     """Recompute the table from campaign_top, inside the caller's transaction."""
     conn.execute(SCHEMA)
     conn.execute(f"DELETE FROM [{TABLE}]")
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'campaign_top'").fetchone():
+        return  # nothing summarised yet (a build that stopped at its first error)
     placeholders = ", ".join("?" for _ in KINDS)
     conn.execute(
         f"""INSERT INTO [{TABLE}] (kind, rank, value, label, tweets, accounts, internal, campaigns)
@@ -50,4 +69,26 @@ SELECT kind, rank, value, label, tweets, accounts, internal, campaigns FROM (
 )
 WHERE rank <= ?""",
         (*KINDS, KEEP),
+    )
+
+
+def refresh_creation_days(conn):
+    """Accounts created per day, per campaign and (an account counted once,
+    on its earliest date) of all campaigns, inside the caller's transaction."""
+    conn.execute(CREATION_SCHEMA)
+    conn.execute(CREATION_INDEX)
+    conn.execute(f"DELETE FROM [{CREATION_TABLE}]")
+    dated = "account_creation_date IS NOT NULL AND account_creation_date <> ''"
+    conn.execute(
+        f"""INSERT INTO [{CREATION_TABLE}] (campaign, day, accounts, screen_names)
+SELECT campaign, account_creation_date, count(*), group_concat(user_screen_name, ' ')
+FROM users WHERE {dated} GROUP BY campaign, account_creation_date"""
+    )
+    conn.execute(
+        f"""INSERT INTO [{CREATION_TABLE}] (campaign, day, accounts, screen_names)
+SELECT ?, day, count(*), group_concat(user_screen_name, ' ') FROM (
+  SELECT min(account_creation_date) AS day, min(user_screen_name) AS user_screen_name
+  FROM users WHERE {dated} GROUP BY userid
+) GROUP BY day""",
+        (ALL,),
     )

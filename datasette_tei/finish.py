@@ -57,6 +57,7 @@ def finish(conn, progress):
     # the campaigns' summaries finishes here when run again.
     progress.message("Ranking all campaigns together")
     all_campaigns.refresh(conn)
+    all_campaigns.refresh_creation_days(conn)
     # Statistics for the query planner. Not sampled (analysis_limit): a
     # sample of a campaign index sees one campaign and makes the planner
     # think `campaign = ?` picks a few rows, when it picks millions.

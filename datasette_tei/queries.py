@@ -103,6 +103,12 @@ def _ranking_queries(name, title, description, kind, columns):
     )
 
 
+_BURSTS_DESCRIPTION = (
+    "Days on which two or more accounts were created, most first: accounts registered "
+    "in batches. In one campaign or, with no campaign, in all of them (an account that "
+    "several campaigns list counts once, on its earliest creation date)."
+)
+
 _WEEKDAY_COLUMNS = ",\n  ".join(
     f"sum(CASE weekday WHEN {number} THEN tweets ELSE 0 END) AS {name}"
     for number, name in ((1, "mon"), (2, "tue"), (3, "wed"), (4, "thu"), (5, "fri"), (6, "sat"), (0, "sun"))
@@ -159,11 +165,22 @@ GROUP BY hour ORDER BY hour""",
     Query(
         "account_creation_bursts",
         "Account creation bursts",
-        "Days on which two or more accounts were created, most first: accounts "
-        "registered in batches. In one campaign or, with no campaign, in all of them "
-        "(an account that several campaigns list counts once).",
-        # Two branches, so that one campaign's accounts are read through the
-        # users primary key, and all campaigns' once per account.
+        _BURSTS_DESCRIPTION + " (Precomputed at build time.)",
+        """SELECT day, accounts,
+  round(100.0 * accounts / (SELECT sum(accounts) FROM campaign_creation_days
+                            WHERE campaign = :campaign), 1) AS percent_of_accounts,
+  screen_names
+FROM campaign_creation_days
+WHERE campaign = :campaign AND accounts > 1
+ORDER BY accounts DESC, day LIMIT 500""",
+        ("campaign",),
+        frozenset({"campaign_creation_days"}),
+    ),
+    # For a database built before campaign_creation_days existed.
+    Query(
+        "account_creation_bursts",
+        "Account creation bursts",
+        _BURSTS_DESCRIPTION,
         """WITH chosen AS (
   SELECT userid, account_creation_date AS day, user_screen_name FROM users
   WHERE campaign = :campaign AND account_creation_date IS NOT NULL AND account_creation_date <> ''

@@ -36,6 +36,7 @@ HIDDEN_TABLES = (
     "campaign_account_months",
     "campaign_top",
     "campaign_top_all",
+    "campaign_creation_days",
     "campaign_urls",
     "shared_values",
     "tei_meta",
@@ -171,6 +172,10 @@ TABLES = {
     },
     "campaign_top_all": {
         "description": "Precomputed hashtag and domain rankings of all campaigns together.",
+    },
+    "campaign_creation_days": {
+        "description": "Precomputed accounts created per day, per campaign and of all "
+                       "campaigns together (campaign empty).",
     },
     "campaign_urls": {"description": "Every URL each campaign tweeted, with its domain and tweets."},
     "shared_values": {

@@ -79,6 +79,7 @@ async def test_an_empty_campaign_means_all_campaigns(demo_copy, precomputed):
     conn = sqlite3.connect(demo_copy)
     # The build ranks all campaigns together.
     assert conn.execute(f"SELECT count(*) FROM {all_campaigns.TABLE}").fetchone()[0] > 0
+    assert conn.execute(f"SELECT count(*) FROM {all_campaigns.CREATION_TABLE}").fetchone()[0] > 0
     conn.close()
     if not precomputed:  # a database built before campaign_top_all
         conn = sqlite3.connect(demo_copy)
@@ -109,7 +110,8 @@ async def test_an_empty_campaign_means_all_campaigns(demo_copy, precomputed):
 
 
 @pytest.mark.asyncio
-async def test_account_creation_bursts_of_one_and_of_all_campaigns(demo_copy):
+@pytest.mark.parametrize("precomputed", [True, False])
+async def test_account_creation_bursts_of_one_and_of_all_campaigns(demo_copy, precomputed):
     conn = sqlite3.connect(demo_copy)
     first, second = campaign_names(demo_copy)[:2]
     # Two accounts of each of two campaigns registered on one day, and one of
@@ -124,6 +126,11 @@ async def test_account_creation_bursts_of_one_and_of_all_campaigns(demo_copy):
     row = dict(zip(columns, shared), campaign=campaign_names(demo_copy)[2])
     conn.execute(f"INSERT INTO users ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
                  list(row.values()))
+    if precomputed:  # as the build does
+        with conn:
+            all_campaigns.refresh_creation_days(conn)
+    else:  # a database built before campaign_creation_days
+        conn.execute(f"DROP TABLE {all_campaigns.CREATION_TABLE}")
     conn.commit()
     every = {}
     for userid, day in conn.execute("SELECT userid, account_creation_date FROM users"):
