@@ -3,8 +3,10 @@ wheel, a fresh virtual environment installs it (and its dependencies, from
 PyPI or pip's cache, with the Datasette version under test), and from that
 environment alone `datasette-tei build --demo` makes a database of any name
 that `datasette serve` with no option serves with the plugin's pages,
-queries, settings and static files. What a `datasette publish --install
-<wheel>` instance runs.
+queries, settings and static files. The wheel is installed as the README's
+`datasette publish ... --static wheels:dist --install wheels/<wheel>` has
+Datasette's Dockerfile install it (no Docker here: the same pip command, in
+the folder Datasette prepares for the image).
 
 Needs PyPI (or a pip cache holding the dependencies): deselect it offline
 with `-m "not wheel"`. About 40 s, most of it the installation."""
@@ -19,7 +21,7 @@ import urllib.request
 
 import datasette
 import pytest
-from datasette.utils import tilde_encode
+from datasette.utils import temporary_docker_directory, tilde_encode
 
 from helpers import free_port
 
@@ -38,7 +40,7 @@ def get(base, path):
         return response.status, response.read().decode("utf-8")
 
 
-def test_the_wheel_installs_and_serves(tmp_path):
+def test_the_wheel_installs_and_serves(tmp_path, demo_db):
     # From a copy of the sources: a build/ folder left in the tree would
     # hand the wheel files that MANIFEST.in no longer lists.
     source = tmp_path / "source"
@@ -55,8 +57,18 @@ def test_the_wheel_installs_and_serves(tmp_path):
     venv = tmp_path / "fresh"
     run([sys.executable, "-m", "venv", str(venv)], env=env)
     bin_dir = venv / "bin"
-    run([str(bin_dir / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel),
-         f"datasette=={datasette.__version__}"], env=env, cwd=tmp_path)
+    # As the README's publish command has Datasette build its image: the
+    # wheel folder copied in as a static mount, and installed from there.
+    with temporary_docker_directory(
+        files=[demo_db], name="tei", metadata=None, extra_options=None, branch=None,
+        template_dir=None, plugins_dir=None, static=[("wheels", str(wheels))],
+        install=[f"wheels/{wheel.name}"], spatialite=False, version_note=None, secret="x",
+    ) as context:
+        dockerfile = (pathlib.Path(context) / "Dockerfile").read_text()
+        [line] = [line for line in dockerfile.splitlines() if line.startswith("RUN pip install")]
+        assert line.split()[-1] == f"wheels/{wheel.name}", dockerfile
+        run([str(bin_dir / "pip"), "install", "-q", "--disable-pip-version-check",
+             f"wheels/{wheel.name}", f"datasette=={datasette.__version__}"], env=env, cwd=context)
     where = run([str(bin_dir / "python"), "-c", "import datasette_tei; print(datasette_tei.__file__)"],
                 env=env, cwd=tmp_path).strip()
     assert where.startswith(str(venv)), where
