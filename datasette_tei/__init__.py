@@ -83,15 +83,19 @@ def register_routes():
 
 @hookimpl
 def extra_css_urls(datasette, database, template):
-    urls = [datasette.urls.static_plugins("datasette_tei", "tei.css")]
-    if not database or template == "tei_campaign.html":
-        return urls
+    # The plugin's own pages (tei_*.html) and a TEI database's pages only:
+    # every other page is Datasette's own, unchanged.
+    css = datasette.urls.static_plugins("datasette_tei", "tei.css")
+    if template and template.startswith("tei_"):
+        return [css]
+    if not database:
+        return []
 
     async def inner():
-        # Column descriptions shown compactly, on a TEI database's pages only.
         if await served.is_tei(datasette, database):
-            return urls + [datasette.urls.static_plugins("datasette_tei", "tei-tables.css")]
-        return urls
+            # tei-tables.css: the column descriptions, shown compactly.
+            return [css, datasette.urls.static_plugins("datasette_tei", "tei-tables.css")]
+        return []
 
     return inner
 

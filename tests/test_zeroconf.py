@@ -197,3 +197,50 @@ def test_the_example_files_say_what_the_plugin_does():
             assert configured[table].get("hidden") is True, table
     assert "#" in metadata["databases"]["tei"]["tables"]["tweets"]["columns"]["hashtags"]
     assert "lower-cased" in metadata["databases"]["tei"]["tables"]["tweets"]["columns"]["tweet_language"]
+
+
+# Pages of a database that is not ours, and of the instance, that must be
+# the same with the plugin installed as without it. (Datasette's own test
+# suite cannot be run from its sdists, which lack its fixtures; this is the
+# part of it that concerns a guest.)
+GUEST_PATHS = (
+    "/", "/.json", "/other", "/other.json", "/other/tweets", "/other/tweets.json?_shape=objects",
+    "/other/tweets/1", "/other/tweets?_facet=campaign", "/other/tweets.csv",
+    "/other?sql=select+*+from+tweets", "/-/metadata.json", "/-/databases.json",
+)
+
+
+def strip_volatile(text):
+    # Timings and the per-run hash of Datasette's static files.
+    text = re.sub(r'"query_ms": [0-9.e-]+', "", text)
+    text = re.sub(r"Queries took [0-9.,]+ms", "", text)
+    return re.sub(r"\?_hash=[0-9a-f]+", "", text)
+
+
+@pytest.mark.asyncio
+async def test_a_guest_changes_nothing_where_there_is_nothing_of_its_own(tmp_path):
+    from datasette.plugins import pm
+
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE tweets (id INTEGER PRIMARY KEY, tweet_text TEXT, campaign TEXT, "
+                 "userid TEXT, hashtags TEXT)")
+    conn.execute("INSERT INTO tweets VALUES (1, 'hello', 'x', ?, '[\"a\"]')", ("a" * 64,))
+    conn.commit()
+    conn.close()
+
+    async def pages():
+        ds = await start([path])
+        return {p: (r.status_code, strip_volatile(r.text))
+                for p in GUEST_PATHS for r in [await ds.client.get(p)]}
+
+    with_plugin = await pages()
+    plugin = pm.get_plugin("tei")
+    assert plugin is not None
+    pm.unregister(plugin)
+    try:
+        without = await pages()
+    finally:
+        pm.register(plugin, name="tei")
+    for p in GUEST_PATHS:
+        assert with_plugin[p] == without[p], p
