@@ -7,7 +7,7 @@ import re
 from datasette import hookimpl, hookspecs
 from markupsafe import Markup, escape
 
-from . import facet_counts, pages, queries, search, served, zeroconf
+from . import facet_counts, pages, queries, search, served, table_settings, zeroconf
 from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
@@ -101,14 +101,26 @@ def extra_css_urls(datasette, database, template):
 
 
 @hookimpl
-def extra_template_vars(datasette, database):
-    # query.html names the page by the query's title for these queries only.
+def extra_template_vars(datasette, database, template):
+    # For the plugin's index.html, database.html and query.html, which
+    # extend Datasette's: tweets, users and campaigns listed first, and the
+    # plugin's queries titled by their titles, on TEI databases only.
+    if template == "index.html":
+        def main_first(databases):
+            return [
+                dict(d, tables_and_views_truncated=table_settings.main_first(
+                    d["tables_and_views_truncated"]))
+                if served.tables_if_tei(datasette, d["name"]) is not None else d
+                for d in databases
+            ]
+
+        return {"tei_main_first_databases": main_first}
     if not database:
         return {}
 
     async def inner():
         if await served.is_tei(datasette, database):
-            return {"tei_query_names": list(queries.NAMES)}
+            return {"tei_query_names": list(queries.NAMES), "tei_main_first": table_settings.main_first}
         return {}
 
     return inner

@@ -115,6 +115,14 @@ async def test_no_options_gives_the_settings(served_copy):
     default_sql = re.search(r'<textarea id="sql-editor" name="sql">([^<]*)', page).group(1)
     assert default_sql.split()[-1].strip("[]") in visible
 
+    # tweets, users and campaigns first, on the database page and the index.
+    database_page = (await ds.client.get(ds.urls.database(name))).text
+    listed = re.findall(r'<h3><a href="[^"]*/([^/"]+)"', database_page)
+    assert listed[:3] == ["tweets", "users", "campaigns"], listed
+    index_page = (await ds.client.get("/")).text
+    links = re.findall(r'<a href="' + re.escape(ds.urls.database(name)) + r'/([^"/]+)"', index_page)
+    assert links[:3] == ["tweets", "users", "campaigns"], links
+
     # The plugin's pages are offered.
     assert "/-/tei" in (await ds.client.get("/")).text
     assert (await ds.client.get("/-/tei")).status_code == 200
