@@ -35,7 +35,6 @@ async def apply_10(datasette):
     if config is None:  # constructed without any configuration
         config = datasette.config = {}
     for name in list(datasette.databases):
-        served.forget(name)
         tables = await served.tables_of(datasette, name)
         if tables is None:
             continue
