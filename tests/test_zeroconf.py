@@ -252,3 +252,35 @@ async def test_a_guest_changes_nothing_where_there_is_nothing_of_its_own(tmp_pat
         pm.register(plugin, name="tei")
     for p in GUEST_PATHS:
         assert with_plugin[p] == without[p], p
+
+
+def section(page, pattern):
+    found = re.search(pattern, page, re.S)
+    return found.group(0) if found else None
+
+
+@pytest.mark.asyncio
+async def test_no_options_gives_what_the_example_files_give(demo_db, tmp_path):
+    """The table pages of `datasette serve demo.db` equal those with the
+    example files, but for what only the files set (the instance's title,
+    source and license)."""
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
+    config = yaml.safe_load((ROOT / "datasette.yaml").read_text()) if DATASETTE_1 else None
+    plain = await start([demo_db])
+    with_files = await start([demo_db], metadata=metadata, config=config)
+    for table in ("tweets", "users", "campaigns", "imports"):
+        pages = []
+        for ds in (plain, with_files):
+            page = (await ds.client.get(ds.urls.table("demo", table))).text
+            _, facets = await table_json(ds, "demo", table)
+            pages.append((
+                section(page, r'<div class="metadata-description">.*?</div>'),
+                section(page, r'<dl class="column-descriptions">.*?</dl>'),
+                list(facets),
+                re.findall(r'<th class="col-[^"]*"[^>]*>.*?</th>', page, re.S),  # sortable headers
+                await ds.databases["demo"].label_column_for_table(table),
+            ))
+        assert pages[0] == pages[1], table
+    for ds in (plain, with_files):
+        hidden = {t for t, info in (await database_tables(ds, "demo")).items() if info["hidden"]}
+        assert "campaign_top" in hidden and "tweets" not in hidden
