@@ -1,5 +1,5 @@
-# Quick start: `make demo` builds the bundled sample and serves it;
-# `make test` runs the test suite. Both install what they need into .venv.
+# Quick start: `make demo` builds the bundled sample and serves it (until
+# Ctrl-C); `make test` runs the test suite. Both install what they need into .venv.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -7,25 +7,37 @@ BIN = $(VENV)/bin
 DATASETTE_1 ?= datasette==1.0a41
 PORT ?= 8001
 
-.PHONY: install demo test test-datasette-1 browser bench clean
+.PHONY: install install-demo demo test test-datasette-1 browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The package alone: what `make demo` needs.
+install-demo: $(BIN)/python
+	$(BIN)/pip install --quiet -e . $(EXTRA_INSTALL)
+
+# The package and the test tools.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]' $(EXTRA_INSTALL)
 
-demo.db: install
+demo.db: install-demo
 	rm -f demo.db
 	$(BIN)/datasette-tei build demo.db --demo
 
+# No -m or -c: the plugin supplies the descriptions, facets and settings.
 demo: demo.db
-	$(BIN)/datasette serve demo.db -m metadata.yml --port $(PORT)
+	@echo "Serving demo.db on http://127.0.0.1:$(PORT)/ until Ctrl-C"
+	$(BIN)/datasette serve demo.db --port $(PORT)
 
-# Debian's Chromium for the browser test; never a browser download.
+# Debian's Chromium for the browser test; never a browser download. Without
+# root it says how to get it, and the browser test is skipped (CI runs as
+# root and sets TEI_REQUIRE_BROWSER=1, so there it cannot be skipped).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "Chromium is not installed, and installing it needs root: the browser test will be skipped."; \
+	  echo "To run it: sudo apt-get install chromium (Debian, Ubuntu), then make test again."; fi
 
 test: install browser
 	$(BIN)/python -m pytest -q

@@ -4,10 +4,11 @@ functions). The render_cell helpers are here because they are a few lines."""
 import json
 import re
 
-from datasette import hookimpl
+from datasette import hookimpl, hookspecs
 from markupsafe import Markup, escape
 
-from . import account_page, accounts, exports, facet_counts, network_page, pages, queries, search, served
+from . import (account_page, accounts, exports, facet_counts, network_page, pages, queries, search,
+               served, table_settings, zeroconf)
 from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
@@ -28,10 +29,21 @@ def startup(datasette):
         for name in list(datasette.databases):
             served.forget(name)
             await served.is_tei(datasette, name)
+        if hasattr(datasette, "set_database_metadata"):  # Datasette 1.0
+            await zeroconf.apply_10(datasette)
         if hasattr(datasette, "add_query"):  # Datasette 1.0a31 and later
             await queries.register_all(datasette)
 
     return inner
+
+
+if hasattr(hookspecs, "get_metadata"):  # Datasette 0.65; 1.0 has no such hook
+
+    @hookimpl
+    def get_metadata(datasette, key, database, table):
+        # Called synchronously, on every metadata lookup: served.py keeps
+        # which databases are TEI databases and their tables.
+        return zeroconf.metadata_065(datasette, database)
 
 
 @hookimpl
@@ -82,13 +94,60 @@ def register_output_renderer(datasette):
 
 
 @hookimpl
-def extra_css_urls(datasette):
-    return [datasette.urls.static_plugins("datasette_tei", "tei.css")]
+def extra_css_urls(datasette, database, template):
+    # The plugin's own pages (tei_*.html) and a TEI database's pages only:
+    # every other page is Datasette's own, unchanged.
+    css = datasette.urls.static_plugins("datasette_tei", "tei.css")
+    if template and template.startswith("tei_"):
+        return [css]
+    if not database:
+        return []
+
+    async def inner():
+        if await served.is_tei(datasette, database):
+            # tei-tables.css: the column descriptions, shown compactly.
+            return [css, datasette.urls.static_plugins("datasette_tei", "tei-tables.css")]
+        return []
+
+    return inner
+
+
+@hookimpl
+def extra_template_vars(datasette, database, template):
+    # For the plugin's index.html, database.html and query.html, which
+    # extend Datasette's: tweets, users and campaigns listed first, and the
+    # plugin's queries titled by their titles, on TEI databases only.
+    if template == "index.html":
+        def main_first(databases):
+            return [
+                dict(d, tables_and_views_truncated=table_settings.main_first(
+                    d["tables_and_views_truncated"]))
+                if served.tables_if_tei(datasette, d["name"]) is not None else d
+                for d in databases
+            ]
+
+        return {"tei_main_first_databases": main_first}
+    if not database:
+        return {}
+
+    async def inner():
+        if await served.is_tei(datasette, database):
+            return {"tei_query_names": list(queries.NAMES), "tei_main_first": table_settings.main_first}
+        return {}
+
+    return inner
 
 
 @hookimpl
 def menu_links(datasette):
-    return [{"href": datasette.urls.path("/-/tei"), "label": "Influence-operation campaigns"}]
+    async def inner():
+        # Only where there are campaign pages to open.
+        for name in list(datasette.databases):
+            if await served.is_tei(datasette, name):
+                return [{"href": datasette.urls.path("/-/tei"), "label": "Influence-operation campaigns"}]
+        return []
+
+    return inner
 
 
 @hookimpl
@@ -204,8 +263,10 @@ _TWEET_TABLES = {"tweets", pages.MEMBERSHIP_VIEW, "shared_tweets"}
 _CARD_SKIPS = {"tweet_text", "tweetid", "campaign", "userid", "user_screen_name", "tweet_time", "import_id"}
 
 
-@hookimpl
-def extra_template_vars(template, database, table, view_name, request, datasette):
+# A second implementation of the same hook, under its own name: a module
+# holds one function of a name, and the first one is the listing pages'.
+@hookimpl(specname="extra_template_vars")
+def tweet_row_template_vars(template, database, table, view_name, request, datasette):
     # The tweet row page: the tweet's text first, and every campaign whose
     # archive holds it (templates/row.html shows them above Datasette's table).
     if view_name != "row" or table != "tweets" or request is None:

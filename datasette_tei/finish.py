@@ -6,7 +6,7 @@ it again, and until then `tei_meta.build_state` says `building`.
 """
 import sqlite3
 
-from . import accounts, catalogue, summaries
+from . import accounts, all_campaigns, catalogue, summaries
 from .schema import ensure_indexes, now, set_meta
 
 # Column list shared by the users table and the profile columns of tweets.
@@ -56,6 +56,11 @@ def finish(conn, progress):
         conn.execute("DELETE FROM tei_dirty WHERE campaign = ?", (campaign,))
         conn.execute("COMMIT")
     conn.execute("BEGIN")
+    # Every build, not only when a campaign changed: a build killed after
+    # the campaigns' summaries finishes here when run again.
+    progress.message("Ranking all campaigns together")
+    all_campaigns.refresh(conn)
+    all_campaigns.refresh_creation_days(conn)
     # Statistics for the query planner. Not sampled (analysis_limit): a
     # sample of a campaign index sees one campaign and makes the planner
     # think `campaign = ?` picks a few rows, when it picks millions.

@@ -412,7 +412,11 @@ def build_state(conn):
 
 
 async def index(datasette, request):
+    from datasette import NotFound
+
     fmt = request.url_vars.get("format") or ""
+    if not await tei_databases(datasette):  # a guest where there is nothing of ours
+        raise NotFound("No database built by datasette-tei is served here")
     cards = []
     # A build that was interrupted, or is running, has not recomputed every
     # figure yet: say so rather than show them as final.

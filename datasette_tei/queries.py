@@ -10,6 +10,7 @@ the tables a query needs, and a query is offered only where they exist.
 from dataclasses import dataclass, field
 
 from .schema import is_tei_database
+from .summaries import RETWEETED_KEEP
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,50 @@ found AS (
 ),
 best AS (SELECT tweetid, score FROM found ORDER BY score, tweetid DESC LIMIT 200)
 SELECT t.tweetid_str AS tweetid, t.campaign, t.tweet_time, t.userid, t.user_screen_name,
-  t.tweet_language, tei_snippet(t.tweet_text, :q) AS snippet, round(best.score, 3) AS score
+  t.tweet_language, tei_snippet(t.tweet_text, :q) AS snippet, t.tweet_text,
+  round(best.score, 3) AS score
 FROM best JOIN tweets t ON t.tweetid BETWEEN best.tweetid AND best.tweetid
 ORDER BY best.score, best.tweetid DESC"""
+
+_ALL_NOTE = (
+    " With no campaign, the campaigns' figures are added up: a tweet that two "
+    "campaigns' archives hold counts in each."
+)
+
+
+def _ranking_queries(name, title, description, kind, columns):
+    """A ranking of campaign_top, of one campaign or (campaign left empty)
+    of all campaigns: from campaign_top_all, which the build precomputes;
+    for a database built before that table, added up per request."""
+    one = f"""SELECT rank, {columns}, 1 AS campaigns FROM campaign_top
+  WHERE campaign = :campaign AND kind = '{kind}' ORDER BY rank LIMIT 500"""
+    everything = f"""SELECT rank, {columns}, campaigns FROM campaign_top_all
+  WHERE :campaign = '' AND kind = '{kind}' ORDER BY rank LIMIT 500"""
+    added_up = f"""SELECT row_number() OVER (ORDER BY tweets DESC, accounts DESC, value) AS rank,
+    {columns}, campaigns FROM (
+    SELECT value, max(label) AS label, sum(tweets) AS tweets, sum(accounts) AS accounts,
+      max(internal) AS internal, count(*) AS campaigns
+    FROM campaign_top WHERE :campaign = '' AND kind = '{kind}' GROUP BY value
+  ) ORDER BY rank LIMIT 500"""
+
+    def sql(all_campaigns):
+        # Each branch ordered and cut on its own, so that one campaign's
+        # ranking is read in its primary key's order, never sorted whole.
+        return f"SELECT * FROM (\n  {one}\n)\nUNION ALL\nSELECT * FROM (\n  {all_campaigns}\n)\nORDER BY rank"
+
+    return (
+        Query(name, title, description, sql(everything), ("campaign",),
+              frozenset({"campaign_top", "campaign_top_all"})),
+        # For a database built before campaign_top_all existed.
+        Query(name, title, description, sql(added_up), ("campaign",), frozenset({"campaign_top"})),
+    )
+
+
+_BURSTS_DESCRIPTION = (
+    "Days on which two or more accounts were created, most first: accounts registered "
+    "in batches. In one campaign or, with no campaign, in all of them (an account that "
+    "several campaigns list counts once, on its earliest creation date)."
+)
 
 _WEEKDAY_COLUMNS = ",\n  ".join(
     f"sum(CASE weekday WHEN {number} THEN tweets ELSE 0 END) AS {name}"
@@ -89,37 +131,33 @@ QUERIES = (
         frozenset({"tweets_fts"}),
         hide_sql=True,
     ),
-    Query(
+    *_ranking_queries(
         "top_hashtags",
-        "Top hashtags of a campaign",
-        "Hashtags by the number of tweets that used them and the number of the "
-        "campaign's accounts that did (precomputed at build time).",
-        """SELECT value AS hashtag, tweets, accounts FROM campaign_top
-WHERE campaign = :campaign AND kind = 'hashtag'
-ORDER BY rank LIMIT 500""",
-        ("campaign",),
-        frozenset({"campaign_top"}),
+        "Top hashtags",
+        "Hashtags by the number of tweets that used them and the number of accounts "
+        "that did, in one campaign or, with no campaign, in all of them (precomputed "
+        "at build time)." + _ALL_NOTE,
+        "hashtag",
+        "value AS hashtag, tweets, accounts",
     ),
-    Query(
+    *_ranking_queries(
         "top_domains",
-        "Top URL domains of a campaign",
-        "Domains of the links a campaign tweeted, by tweets and by accounts "
-        "(www. removed; precomputed at build time).",
-        """SELECT value AS domain, tweets, accounts FROM campaign_top
-WHERE campaign = :campaign AND kind = 'domain'
-ORDER BY rank LIMIT 500""",
-        ("campaign",),
-        frozenset({"campaign_top"}),
+        "Top URL domains",
+        "Domains of the links tweeted, by tweets and by accounts (www. removed), in one "
+        "campaign or, with no campaign, in all of them (precomputed at build time)." + _ALL_NOTE,
+        "domain",
+        "value AS domain, tweets, accounts",
     ),
     Query(
         "activity_by_hour",
         "Activity by hour and weekday (UTC)",
-        "Tweets per hour of the day (UTC), one column a weekday: a troll farm's "
-        "office hours and days off show here.",
+        "Tweets per hour of the day (UTC), one column a weekday, of one campaign or, with "
+        "no campaign, of all of them: a troll farm's office hours and days off show here."
+        + _ALL_NOTE,
         f"""SELECT hour,
   {_WEEKDAY_COLUMNS},
   sum(tweets) AS total
-FROM campaign_hours WHERE campaign = :campaign
+FROM campaign_hours WHERE :campaign = '' OR campaign = :campaign
 GROUP BY hour ORDER BY hour""",
         ("campaign",),
         frozenset({"campaign_hours"}),
@@ -127,30 +165,48 @@ GROUP BY hour ORDER BY hour""",
     Query(
         "account_creation_bursts",
         "Account creation bursts",
-        "Days on which two or more of a campaign's accounts were created, most first: "
-        "accounts registered in batches.",
-        """SELECT account_creation_date AS day, count(*) AS accounts,
-  round(100.0 * count(*) / (SELECT count(*) FROM users WHERE campaign = :campaign), 1)
-    AS percent_of_campaign,
+        _BURSTS_DESCRIPTION + " (Precomputed at build time.)",
+        """SELECT day, accounts,
+  round(100.0 * accounts / (SELECT sum(accounts) FROM campaign_creation_days
+                            WHERE campaign = :campaign), 1) AS percent_of_accounts,
+  screen_names
+FROM campaign_creation_days
+WHERE campaign = :campaign AND accounts > 1
+ORDER BY accounts DESC, day LIMIT 500""",
+        ("campaign",),
+        frozenset({"campaign_creation_days"}),
+    ),
+    # For a database built before campaign_creation_days existed.
+    Query(
+        "account_creation_bursts",
+        "Account creation bursts",
+        _BURSTS_DESCRIPTION,
+        """WITH chosen AS (
+  SELECT userid, account_creation_date AS day, user_screen_name FROM users
+  WHERE campaign = :campaign AND account_creation_date IS NOT NULL AND account_creation_date <> ''
+  UNION ALL
+  SELECT userid, min(account_creation_date), min(user_screen_name) FROM users
+  WHERE :campaign = '' AND account_creation_date IS NOT NULL AND account_creation_date <> ''
+  GROUP BY userid
+)
+SELECT day, count(*) AS accounts,
+  round(100.0 * count(*) / (SELECT count(*) FROM chosen), 1) AS percent_of_accounts,
   group_concat(user_screen_name, ' ') AS screen_names
-FROM users
-WHERE campaign = :campaign AND account_creation_date IS NOT NULL AND account_creation_date <> ''
-GROUP BY account_creation_date HAVING count(*) > 1
+FROM chosen
+GROUP BY day HAVING count(*) > 1
 ORDER BY accounts DESC, day LIMIT 500""",
         ("campaign",),
     ),
-    Query(
+    *_ranking_queries(
         "most_retweeted_accounts",
         "Most retweeted accounts",
-        "The accounts a campaign amplified: retweets of each, how many of the campaign's "
-        "accounts retweeted it, and whether it is one of the campaign's own accounts.",
-        """SELECT value AS retweet_userid, label AS screen_name, tweets AS retweets,
-  accounts AS retweeted_by_accounts, internal AS campaign_account
-FROM campaign_top
-WHERE campaign = :campaign AND kind = 'retweeted'
-ORDER BY rank LIMIT 500""",
-        ("campaign",),
-        frozenset({"campaign_top"}),
+        "The accounts amplified: retweets of each, how many accounts retweeted it, and "
+        "whether it is one of the campaign's own accounts (with no campaign: one of any "
+        "campaign's own), in one campaign or, with no campaign, in all of them (each "
+        f"campaign's {RETWEETED_KEEP} most retweeted added up)." + _ALL_NOTE,
+        "retweeted",
+        "value AS retweet_userid, label AS screen_name, tweets AS retweets, "
+        "accounts AS retweeted_by_accounts, internal AS campaign_account",
     ),
     Query(
         "shared_urls_across_campaigns",

@@ -49,7 +49,9 @@ def conn(tmp_path_factory):
 
 
 def search(conn, q, campaign="", language="", sql=queries._SEARCH_SQL):
-    return conn.execute(sql, {"q": q, "campaign": campaign, "language": language}).fetchall()
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row  # by position or by name
+    return cursor.execute(sql, {"q": q, "campaign": campaign, "language": language}).fetchall()
 
 
 def oracle(conn, q, keep):
@@ -67,7 +69,7 @@ def oracle(conn, q, keep):
 
 
 def result(rows):
-    return [(r[0], r[7]) for r in rows]
+    return [(r["tweetid"], r["score"]) for r in rows]
 
 
 @pytest.mark.parametrize("q", ["election", "香港", "election 香港", "election w3", "中国香港"])
@@ -77,7 +79,7 @@ def test_ranks_the_newest_matches(conn, q):
     assert result(rows) == oracle(conn, q, lambda *row: True)
     if q == "election":  # every tweet matches: only the newest FOUND_LIMIT are ranked
         assert min(int(r[0]) for r in rows) > 10**17 + N - 1 - queries.FOUND_LIMIT
-    scores = [r[7] for r in rows]
+    scores = [r["score"] for r in rows]
     assert scores == sorted(scores)
 
 
