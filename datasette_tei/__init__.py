@@ -1,13 +1,15 @@
 """Datasette plugin hooks for datasette-tei: thin, delegating to pages.py
-(campaign pages, JSON), queries.py (canned queries) and search.py (the search
-functions). The render_cell helpers are here because they are a few lines."""
+(campaign pages, JSON), queries.py (canned queries), search.py (the search
+functions) and access.py (what an actor may see). The render_cell helpers
+are here because they are a few lines."""
+import contextvars
 import json
 import re
 
-from datasette import hookimpl
+from datasette import hookimpl, hookspecs
 from markupsafe import Markup, escape
 
-from . import facet_counts, pages, queries, search, served
+from . import access, facet_counts, pages, queries, search, served
 from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
@@ -29,13 +31,43 @@ def startup(datasette):
     return inner
 
 
-@hookimpl
-def canned_queries(datasette, database):
-    # Datasette 0.65 (the 1.0 alphas removed this hook; see startup above).
-    async def inner():
-        return await queries.canned_queries(datasette, database)
+# Hooks that one Datasette line declares and the other does not. pluggy
+# registers an implementation of an undeclared hook without a word and never
+# calls it (only check_pending(), which Datasette does not run, would
+# object), so each is defined only where its line declares it.
+_DECLARED = frozenset(name for name in dir(hookspecs) if not name.startswith("_"))
 
-    return inner
+if "canned_queries" in _DECLARED:  # Datasette 0.65; 1.0: startup above
+    @hookimpl
+    def canned_queries(datasette, database):
+        async def inner():
+            return await queries.canned_queries(datasette, database)
+
+        return inner
+
+if "permission_allowed" in _DECLARED:  # Datasette 0.65
+    @hookimpl
+    def permission_allowed(datasette, actor, action, resource):
+        # The plugin's canned queries are closed to an actor who may not
+        # view the tables they read (queries.py).
+        if action != "view-query":
+            return None
+
+        async def inner():
+            return await queries.view_query_allowed(datasette, actor, resource)
+
+        return inner
+
+if "permission_resources_sql" in _DECLARED:  # Datasette 1.0
+    @hookimpl
+    def permission_resources_sql(datasette, actor, action):
+        if action != "view-query":
+            return None
+
+        async def inner():
+            return await queries.denied_permission_sql(datasette, actor)
+
+        return inner
 
 
 # Memory-mapped reads: a search or facet over many tweets reads each
@@ -76,17 +108,22 @@ def extra_css_urls(datasette):
 
 
 @hookimpl
-def menu_links(datasette):
-    return [{"href": datasette.urls.path("/-/tei"), "label": "Influence-operation campaigns"}]
+def menu_links(datasette, actor):
+    async def inner():
+        if not await access.visible_tei_databases(datasette, actor):
+            return []
+        return [{"href": datasette.urls.path("/-/tei"), "label": "Influence-operation campaigns"}]
+
+    return inner
 
 
 @hookimpl
-def table_actions(datasette, database, table, request):
+def table_actions(datasette, actor, database, table, request):
     if table not in ("tweets", "users"):
         return None
 
     async def inner():
-        if not await served.is_tei(datasette, database):
+        if database not in await access.visible_tei_databases(datasette, actor):
             return []
         links = [{"href": datasette.urls.path("/-/tei"), "label": "Campaign pages"}]
         campaign = request.args.get("campaign") if request is not None else None
@@ -128,6 +165,29 @@ def render_snippet(value):
     )
 
 
+# The request being answered, for render_cell: Datasette 0.65 does not pass
+# it to that hook, and the links it renders must be the ones this actor may
+# follow. Datasette calls actor_from_request with the request it then gives
+# its actor and passes to the view, in the same task: a context variable
+# carries it there (the 1.0 alphas keep their permission cache so too).
+_request = contextvars.ContextVar("datasette_tei_request", default=None)
+
+
+@hookimpl
+def actor_from_request(datasette, request):
+    _request.set((request, {}))
+    return None  # not an authentication: no opinion on the actor
+
+
+async def may_link_to_tweets(datasette, database):
+    """Whether this request's actor may view `tweets` (asked once a request)."""
+    request, seen = _request.get() or (None, {})
+    if database not in seen:
+        actor = request.actor if request is not None else None
+        seen[database] = await access.can_view_table(datasette, actor, database, "tweets")
+    return seen[database]
+
+
 @hookimpl
 def render_cell(value, column, table, database, datasette):
     if not isinstance(value, (str, int)) or value == "":
@@ -145,11 +205,13 @@ def render_cell(value, column, table, database, datasette):
         if not await served.is_tei(datasette, database):
             return None
         if column in _TWEETID_COLUMNS:
-            if not str(value).isdigit():
+            if not str(value).isdigit() or not await may_link_to_tweets(datasette, database):
                 return None
             href = datasette.urls.row(database, "tweets", str(value))
             return Markup('<a href="{}">{}</a>').format(href, value)
         if column == "hashtags":
+            if not await may_link_to_tweets(datasette, database):
+                return None
             return render_hashtags(datasette, database, value)
         if column == "snippet":
             return render_snippet(value)
