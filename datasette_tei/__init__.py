@@ -78,12 +78,14 @@ MMAP_BYTES = 2**31 - 2**16  # the largest size SQLite builds allow by default
 
 
 # trylast: Datasette registers its escape_fts() in this hook too, and a TEI
-# database's must be the one that stays.
+# database's must be the one that stays. The search functions go to TEI
+# databases only, each bounded (search.MAX_*): Datasette's time limit
+# cannot stop a call once it has started.
 @hookimpl(trylast=True)
 def prepare_connection(conn):
-    search.register_functions(conn)
     if is_tei_database(conn):
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        search.register_search_functions(conn)
         search.read_searches_as_indexed(conn)
 
 
