@@ -90,7 +90,7 @@ async def assert_sees(ds, actor, visible, hidden):
                 assert response.status_code == 200, (actor, name, fmt)
             assert (await get(ds, quoted(name, ".json"), actor)).json()["database"] == database
     for database, names in hidden.items():
-        assert f"/{database}/" not in page.text and f"/{database}/" not in index.text
+        assert f'"/{database}/' not in page.text and f'"/{database}/' not in index.text
         for name in names:
             assert name not in page.text and name not in index.text
             for fmt in ("", ".json"):
@@ -100,7 +100,7 @@ async def assert_sees(ds, actor, visible, hidden):
             missing = await get(ds, quoted(name + "-no-such", ".json"), actor)
             assert response.json()["error"] == missing.json()["error"].replace("-no-such", "")
     # The menu link and the table actions, on a page the actor may open.
-    for database in ("public", "private"):
+    for database in sorted(set(visible) | set(hidden)):
         for table in ("tweets", "users"):
             response = await get(ds, f"/{database}/{table}", actor)
             if response.status_code != 200:
@@ -329,3 +329,48 @@ def test_each_query_declares_every_table_it_reads(dbs):
         read = {t for t in read if t != "sqlite_master" and not t.startswith("tweets_fts_")}
         assert read == set(query.reads), query.name
     conn.close()
+
+
+# --- The documentation's examples ----------------------------------------------------
+
+def doc_examples():
+    import pathlib
+    import re
+
+    import yaml
+
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "permissions.md").read_text()
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+
+
+@pytest.mark.asyncio
+async def test_the_documented_examples_do_what_the_documentation_says(dbs, tmp_path):
+    """The `allow` blocks in metadata on both lines (1.0 moves them to its
+    configuration); `allow_sql` in datasette.yaml on 1.0."""
+    import shutil
+
+    tei, private = str(tmp_path / "tei.db"), str(tmp_path / "private.db")
+    shutil.copy(dbs["public"], tei)
+    shutil.copy(dbs["private"], private)
+    two_databases, instance, closed_tweets = doc_examples()
+    researcher = {"id": two_databases["databases"]["private"]["allow"]["id"][0]}
+
+    async def serving(metadata, config=None):
+        ds = Datasette([tei, private], metadata=metadata, **({"config": config} if config else {}))
+        await ds.invoke_startup()
+        return ds
+
+    ds = await serving(two_databases)
+    public_names, private_names = campaign_names(tei), campaign_names(private)
+    assert (await get(ds, "/private")).status_code == 403
+    await assert_sees(ds, None, {"tei": public_names}, {"private": private_names})
+    await assert_sees(ds, researcher, {"tei": public_names, "private": private_names}, {})
+    ds = await serving(instance)
+    assert (await get(ds, "/-/tei")).status_code == 403
+    assert (await get(ds, "/-/tei", researcher)).status_code == 200
+    ds = await serving(*((None, closed_tweets) if DATASETTE_1 else (closed_tweets,)))
+    await assert_sees(ds, None, {"private": private_names}, {"tei": public_names})
+    sql = "/tei.json?" + urllib.parse.urlencode({"sql": "select count(*) from tweets"})
+    assert (await get(ds, sql)).status_code == 403
+    assert (await get(ds, sql, researcher)).status_code == 200
+    assert (await get(ds, "/tei/campaigns.json")).status_code == 200
