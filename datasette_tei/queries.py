@@ -235,10 +235,15 @@ async def for_database(db):
     return await db.execute_fn(available)
 
 
-async def may_run(datasette, actor, database, query):
-    """Whether the actor may view every table the query reads."""
+async def may_run(datasette, actor, database, query, seen=None):
+    """Whether the actor may view every table the query reads. `seen`
+    keeps the answers for (database, table) across calls: the permission
+    hooks ask for every query at once."""
+    seen = {} if seen is None else seen
     for table in sorted(set(access.TEI_TABLES) | query.reads):
-        if not await access.can_view_table(datasette, actor, database, table):
+        if (database, table) not in seen:
+            seen[(database, table)] = await access.can_view_table(datasette, actor, database, table)
+        if not seen[(database, table)]:
             return False
     return True
 
@@ -325,8 +330,9 @@ async def register_all(datasette):
 async def denied(datasette, actor):
     """1.0: the (database, name) of each query the plugin added that reads
     a table the actor may not view."""
+    seen = {}
     return [(database, name) for (database, name), query in _added.get(datasette, {}).items()
-            if not await may_run(datasette, actor, database, query)]
+            if not await may_run(datasette, actor, database, query, seen)]
 
 
 async def denied_permission_sql(datasette, actor):
