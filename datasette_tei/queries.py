@@ -288,7 +288,6 @@ async def view_query_allowed(datasette, actor, resource):
 
 # --- Datasette 1.0: add_query from startup, permission_resources_sql ---------
 
-
 # The queries the plugin added, by Datasette instance: {(database, name): Query}.
 _added = weakref.WeakKeyDictionary()
 
