@@ -235,17 +235,14 @@ async def for_database(db):
     return await db.execute_fn(available)
 
 
-async def may_run(datasette, actor, database, query, seen=None):
-    """Whether the actor may view every table the query reads. `seen`
-    keeps the answers for (database, table) across calls: the permission
-    hooks ask for every query at once."""
-    seen = {} if seen is None else seen
-    for table in sorted(set(access.TEI_TABLES) | query.reads):
-        if (database, table) not in seen:
-            seen[(database, table)] = await access.can_view_table(datasette, actor, database, table)
-        if not seen[(database, table)]:
-            return False
-    return True
+def _needs(query):
+    return set(access.TEI_TABLES) | query.reads
+
+
+async def may_run(datasette, actor, database, query):
+    """Whether the actor may view every table the query reads."""
+    needs = _needs(query)
+    return await access.viewable_tables(datasette, actor, database, needs) == needs
 
 
 # --- Datasette 0.65: the canned_queries and permission_allowed hooks ---------
@@ -328,10 +325,17 @@ async def register_all(datasette):
 
 async def denied(datasette, actor):
     """1.0: the (database, name) of each query the plugin added that reads
-    a table the actor may not view."""
-    seen = {}
-    return [(database, name) for (database, name), query in _added.get(datasette, {}).items()
-            if not await may_run(datasette, actor, database, query, seen)]
+    a table the actor may not view; the tables of each database asked at
+    once, as the hook answers for every query."""
+    by_database = {}
+    for (database, name), query in _added.get(datasette, {}).items():
+        by_database.setdefault(database, {})[name] = query
+    rows = []
+    for database, added in by_database.items():
+        needs = set().union(*map(_needs, added.values()))
+        visible = await access.viewable_tables(datasette, actor, database, needs)
+        rows += [(database, name) for name, query in added.items() if not _needs(query) <= visible]
+    return rows
 
 
 async def denied_permission_sql(datasette, actor):

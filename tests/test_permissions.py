@@ -287,6 +287,30 @@ async def test_json_answers_carry_datasettes_cors_headers(dbs, cors):
             assert (header in response.headers) == cors
 
 
+# --- access.viewable_tables answers as can_view_table -----------------------------
+
+@pytest.mark.asyncio
+async def test_viewable_tables_answers_as_can_view_table(dbs):
+    from datasette_tei import access
+
+    configs = [{}, PRIVATE_DATABASE, {"allow": ALICE}, tweets_closed(),
+               {"databases": {"public": {"tables": {"tweets_fts": {"allow": ALICE},
+                                                    "users": {"allow": BOB}}}}}]
+    if DATASETTE_1:
+        configs.append({"databases": {"private": {"permissions": {"view-database": ALICE}},
+                                      "public": {"tables": {"users": {"permissions": {
+                                          "view-table": BOB}}}}}})
+    tables = set(access.TEI_TABLES) | {t for q in queries.QUERIES for t in q.reads}
+    for config in configs:
+        ds = await serve(dbs, config)
+        for actor in ACTORS.values():
+            for database in ("public", "private"):
+                got = await access.viewable_tables(ds, actor, database, tables)
+                want = {t for t in tables if await access.can_view_table(ds, actor, database, t)}
+                assert got == want, (config, actor, database)
+    assert "tweets_fts" in got  # not vacuous
+
+
 # --- The hooks each Datasette line declares --------------------------------------------
 
 def test_every_hook_implemented_is_declared_by_this_datasette():
