@@ -123,6 +123,10 @@ async def test_a_private_database_is_absent_for_whoever_may_not_see_it(dbs):
         assert (await get(ds, "/private", actor)).status_code == 403  # Datasette's own answer
         await assert_sees(ds, actor, {"public": public}, {"private": private})
     await assert_sees(ds, ALICE, {"public": public, "private": private}, {})
+    for name, path in query_paths(dbs, "private").items():
+        for actor in (None, BOB):
+            assert (await get(ds, path, actor)).status_code == 403, (actor, name)
+        assert (await get(ds, path, ALICE)).status_code == 200, name
 
 
 # --- A private instance ----------------------------------------------------------
@@ -143,6 +147,10 @@ async def test_a_private_instance_answers_403_as_datasette_does(dbs):
                                   "private": campaign_names(dbs["private"])}, {})
     page = await get(ds, "/public/tweets", ALICE)
     assert MENU in page.text and ACTION in page.text
+    for name, path in query_paths(dbs).items():
+        for actor in (None, BOB):
+            assert (await get(ds, path, actor)).status_code == 403, (actor, name)
+        assert (await get(ds, path, ALICE)).status_code == 200, name
 
 
 @pytest.mark.asyncio
@@ -171,14 +179,14 @@ def tweets_closed(extra_queries=None):
     return {"databases": {"public": database}}
 
 
-def query_paths(dbs):
+def query_paths(dbs, database="public"):
     """A request for each of the plugin's canned queries that returns rows."""
-    campaign = campaign_names(dbs["public"])[0]
-    userid = a_value(dbs["public"], "SELECT userid FROM tweets WHERE userid <> '' LIMIT 1")
-    word = a_value(dbs["public"], "SELECT tweet_text FROM tweets WHERE tweet_text <> '' LIMIT 1").split()[0]
+    campaign = campaign_names(dbs[database])[0]
+    userid = a_value(dbs[database], "SELECT userid FROM tweets WHERE userid <> '' LIMIT 1")
+    word = a_value(dbs[database], "SELECT tweet_text FROM tweets WHERE tweet_text <> '' LIMIT 1").split()[0]
     params = {"search": {"q": word}, "user_timeline": {"userid": userid},
               "shared_urls_across_campaigns": {}}
-    return {name: f"/public/{name}.json?" + urllib.parse.urlencode(
+    return {name: f"/{database}/{name}.json?" + urllib.parse.urlencode(
         dict(params.get(name, {"campaign": campaign}), _shape="array"))
         for name in queries.NAMES}
 
