@@ -290,8 +290,10 @@ _added = weakref.WeakKeyDictionary()
 
 
 def _is_ours(stored):
-    return stored.source == "plugin" and any(
-        query.name == stored.name and query.sql == stored.sql for query in QUERIES)
+    # A plugin's, not the owner's (source "config", or "user" for one saved
+    # from Datasette's pages): ours, perhaps from an earlier version of the
+    # plugin kept in a persistent internal database, and replaced.
+    return stored.source == "plugin"
 
 
 async def register_all(datasette):

@@ -277,6 +277,19 @@ async def test_the_owners_query_of_the_same_name_wins_with_its_allow(dbs):
     assert rows and all("snippet" in row for row in rows)
 
 
+@pytest.mark.asyncio
+@pytest.mark.skipif(not DATASETTE_1, reason="stored queries are Datasette 1.0's")
+async def test_a_query_saved_by_a_user_stays_and_an_older_plugins_is_replaced(dbs):
+    """As a persistent internal database keeps them from one start to the next."""
+    ds = await serve(dbs, {})
+    await ds.add_query("public", "search", "select 'older plugin' as who", source="plugin")
+    await ds.add_query("public", "user_timeline", "select 'user' as who", source="user")
+    await queries.register_all(ds)
+    assert (await ds.get_query("public", "search")).sql == queries.QUERIES[0].sql
+    response = await get(ds, "/public/user_timeline.json?_shape=array")
+    assert response.json() == [{"who": "user"}]
+
+
 # --- CORS ------------------------------------------------------------------------------
 
 @pytest.mark.asyncio
