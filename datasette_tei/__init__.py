@@ -1,14 +1,16 @@
 """Datasette plugin hooks for datasette-tei: thin, delegating to pages.py
-(campaign pages, JSON), queries.py (canned queries) and search.py (the search
-functions). The render_cell helpers are here because they are a few lines."""
+(campaign pages, JSON), queries.py (canned queries), search.py (the search
+functions) and access.py (what an actor may see). The render_cell helpers
+are here because they are a few lines."""
+import contextvars
 import json
 import re
 
 from datasette import hookimpl, hookspecs
 from markupsafe import Markup, escape
 
-from . import (account_page, accounts, exports, facet_counts, network_page, pages, queries, search,
-               served, table_settings, zeroconf)
+from . import (access, account_page, accounts, exports, facet_counts, network_page, pages, queries,
+               search, served, table_settings, zeroconf)
 from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
@@ -37,22 +39,50 @@ def startup(datasette):
     return inner
 
 
-if hasattr(hookspecs, "get_metadata"):  # Datasette 0.65; 1.0 has no such hook
+# Hooks that one Datasette line declares and the other does not. pluggy
+# registers an implementation of an undeclared hook without a word and never
+# calls it (only check_pending(), which Datasette does not run, would
+# object), so each is defined only where its line declares it.
+_DECLARED = frozenset(name for name in dir(hookspecs) if not name.startswith("_"))
 
+if "get_metadata" in _DECLARED:  # Datasette 0.65; 1.0: zeroconf.apply_10 from startup
     @hookimpl
     def get_metadata(datasette, key, database, table):
         # Called synchronously, on every metadata lookup: served.py keeps
         # which databases are TEI databases and their tables.
         return zeroconf.metadata_065(datasette, database)
 
+if "canned_queries" in _DECLARED:  # Datasette 0.65; 1.0: startup above
+    @hookimpl
+    def canned_queries(datasette, database):
+        async def inner():
+            return await queries.canned_queries(datasette, database)
 
-@hookimpl
-def canned_queries(datasette, database):
-    # Datasette 0.65 (the 1.0 alphas removed this hook; see startup above).
-    async def inner():
-        return await queries.canned_queries(datasette, database)
+        return inner
 
-    return inner
+if "permission_allowed" in _DECLARED:  # Datasette 0.65
+    @hookimpl
+    def permission_allowed(datasette, actor, action, resource):
+        # The plugin's canned queries are closed to an actor who may not
+        # view the tables they read (queries.py).
+        if action != "view-query":
+            return None
+
+        async def inner():
+            return await queries.view_query_allowed(datasette, actor, resource)
+
+        return inner
+
+if "permission_resources_sql" in _DECLARED:  # Datasette 1.0
+    @hookimpl
+    def permission_resources_sql(datasette, actor, action):
+        if action != "view-query":
+            return None
+
+        async def inner():
+            return await queries.denied_permission_sql(datasette, actor)
+
+        return inner
 
 
 # Memory-mapped reads: a search or facet over many tweets reads each
@@ -63,12 +93,14 @@ MMAP_BYTES = 2**31 - 2**16  # the largest size SQLite builds allow by default
 
 
 # trylast: Datasette registers its escape_fts() in this hook too, and a TEI
-# database's must be the one that stays.
+# database's must be the one that stays. The search functions go to TEI
+# databases only, each bounded (search.MAX_*): Datasette's time limit
+# cannot stop a call once it has started.
 @hookimpl(trylast=True)
 def prepare_connection(conn):
-    search.register_functions(conn)
     if is_tei_database(conn):
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        search.register_search_functions(conn)
         search.read_searches_as_indexed(conn)
 
 
@@ -139,24 +171,22 @@ def extra_template_vars(datasette, database, template):
 
 
 @hookimpl
-def menu_links(datasette):
+def menu_links(datasette, actor):
     async def inner():
-        # Only where there are campaign pages to open.
-        for name in list(datasette.databases):
-            if await served.is_tei(datasette, name):
-                return [{"href": datasette.urls.path("/-/tei"), "label": "Influence-operation campaigns"}]
-        return []
+        if not await access.visible_tei_databases(datasette, actor):
+            return []
+        return [{"href": datasette.urls.path("/-/tei"), "label": "Influence-operation campaigns"}]
 
     return inner
 
 
 @hookimpl
-def table_actions(datasette, database, table, request):
+def table_actions(datasette, actor, database, table, request):
     if table not in ("tweets", "users"):
         return None
 
     async def inner():
-        if not await served.is_tei(datasette, database):
+        if database not in await access.visible_tei_databases(datasette, actor):
             return []
         links = [{"href": datasette.urls.path("/-/tei"), "label": "Campaign pages"}]
         campaign = request.args.get("campaign") if request is not None else None
@@ -225,6 +255,29 @@ def render_account(datasette, userid, value):
     return Markup('<a href="{}">{}</a>').format(href, value)
 
 
+# The request being answered, for render_cell: Datasette 0.65 does not pass
+# it to that hook, and the links it renders must be the ones this actor may
+# follow. Datasette calls actor_from_request with the request it then gives
+# its actor and passes to the view, in the same task: a context variable
+# carries it there (the 1.0 alphas keep their permission cache so too).
+_request = contextvars.ContextVar("datasette_tei_request", default=None)
+
+
+@hookimpl
+def actor_from_request(datasette, request):
+    _request.set((request, {}))
+    return None  # not an authentication: no opinion on the actor
+
+
+async def may_link_to_tweets(datasette, database):
+    """Whether this request's actor may view `tweets` (asked once a request)."""
+    request, seen = _request.get() or (None, {})
+    if database not in seen:
+        actor = request.actor if request is not None else None
+        seen[database] = await access.can_view_table(datasette, actor, database, "tweets")
+    return seen[database]
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     if not isinstance(value, (str, int)) or value == "":
@@ -246,11 +299,13 @@ def render_cell(row, value, column, table, database, datasette):
         if userid is not None:
             return render_account(datasette, userid, value)
         if column in _TWEETID_COLUMNS:
-            if not str(value).isdigit():
+            if not str(value).isdigit() or not await may_link_to_tweets(datasette, database):
                 return None
             href = datasette.urls.row(database, "tweets", str(value))
             return Markup('<a href="{}">{}</a>').format(href, value)
         if column == "hashtags":
+            if not await may_link_to_tweets(datasette, database):
+                return None
             return render_hashtags(datasette, database, value)
         if column == "snippet":
             return render_snippet(value)

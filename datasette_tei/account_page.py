@@ -185,7 +185,7 @@ async def account(datasette, request):
     actor = request.actor
     if not await access.can_view_instance(datasette, actor):
         if fmt == ".json":
-            return pages._json_response({"ok": False, "error": "Forbidden", "status": 403}, status=403)
+            return pages._json_response(datasette, {"ok": False, "error": "Forbidden", "status": 403}, status=403)
         return Response.html("Forbidden", status=403)
     wanted_db = request.args.get("database")
     after = _cursor(request.args.get("after"))
@@ -201,12 +201,12 @@ async def account(datasette, request):
     if not sections:
         message = f"No account “{userid}” in the served databases."
         if fmt == ".json":
-            return pages._json_response({"ok": False, "error": message, "status": 404}, status=404)
+            return pages._json_response(datasette, {"ok": False, "error": message, "status": 404}, status=404)
         html = await datasette.render_template(
             "tei_account.html", {"userid": userid, "sections": [], "message": message}, request=request)
         return Response.html(html, status=404)
     if fmt == ".json":
-        return pages._json_response({"userid": userid, "databases": sections})
+        return pages._json_response(datasette, {"userid": userid, "databases": sections})
     for section in sections:
         section["charts"] = charts(section["figures"])
         for tweet in section["timeline"]:

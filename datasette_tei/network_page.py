@@ -304,7 +304,7 @@ async def network(datasette, request):
     actor = request.actor
     if not await access.can_view_instance(datasette, actor):
         if fmt == ".json":
-            return _json_response({"ok": False, "error": "Forbidden", "status": 403}, status=403)
+            return _json_response(datasette, {"ok": False, "error": "Forbidden", "status": 403}, status=403)
         raise Forbidden("You may not view this instance")
     name = urllib.parse.unquote(request.url_vars["campaign"])
     wanted_run = request.args.get("run")
@@ -317,7 +317,7 @@ async def network(datasette, request):
     except QueryInterrupted:
         message = "Reading this network took longer than the server's time limit."
         if fmt == ".json":
-            return _json_response({"ok": False, "error": message, "status": 500}, status=500)
+            return _json_response(datasette, {"ok": False, "error": message, "status": 500}, status=500)
         return Response.html(await datasette.render_template(
             "tei_network.html", {"network": None, "message": message,
                                  "heading": "Network too large to read in time"},
@@ -325,12 +325,12 @@ async def network(datasette, request):
     if found is None:
         message = f"No campaign named “{name}” in the served databases."
         if fmt == ".json":
-            return _json_response({"ok": False, "error": message, "status": 404}, status=404)
+            return _json_response(datasette, {"ok": False, "error": message, "status": 404}, status=404)
         return Response.html(await datasette.render_template(
             "tei_network.html", {"network": None, "message": message}, request=request),
             status=404)
     if fmt == ".json":
-        return _json_response(found)
+        return _json_response(datasette, found)
     context = {"network": found, "svg": extra and extra["svg"], "chosen": extra and extra["chosen"],
                "table_edges": TABLE_EDGES, "draw_edges": DRAW_EDGES,
                "index_url": datasette.urls.path("/-/tei"), "message": found["message"]}

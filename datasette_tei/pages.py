@@ -13,7 +13,7 @@ import urllib.parse
 
 from markupsafe import Markup, escape
 
-from . import summaries
+from . import access, served, summaries
 from .schema import is_tei_database
 
 TOP = 15  # rows per table on a campaign page
@@ -381,28 +381,33 @@ def charts(data):
 
 # --- Views -----------------------------------------------------------------
 
-async def tei_databases(datasette):
-    """The served databases that have the TEI schema, in order."""
-    found = []
-    for name, db in datasette.databases.items():
-        if name.startswith("_"):
-            continue
-        try:
-            if await db.execute_fn(is_tei_database):
-                found.append((name, db))
-        except Exception:  # a database that cannot be read is not ours to show
-            continue
-    return found
+async def tei_databases(datasette, actor):
+    """(name, database) of each served TEI database the actor may see
+    (access.py), in order."""
+    return [(name, datasette.databases[name])
+            for name in await access.visible_tei_databases(datasette, actor)]
 
 
-def _json_response(data, status=200):
+async def ensure_instance_visible(datasette, request):
+    """A private instance answers 403 here as on Datasette's own pages."""
+    from datasette.utils.asgi import Forbidden
+
+    if not await access.can_view_instance(datasette, request.actor):
+        raise Forbidden("You do not have permission to view this instance")
+
+
+def _json_response(datasette, data, status=200):
+    from datasette.utils import add_cors_headers
     from datasette.utils.asgi import Response
 
-    return Response(
+    response = Response(
         json.dumps(data, ensure_ascii=False, default=str),
         status=status,
         content_type="application/json; charset=utf-8",
     )
+    if datasette.cors:  # `datasette serve --cors`, as Datasette's JSON has it
+        add_cors_headers(response.headers)
+    return response
 
 
 def build_state(conn):
@@ -414,14 +419,17 @@ def build_state(conn):
 async def index(datasette, request):
     from datasette import NotFound
 
+    await ensure_instance_visible(datasette, request)
     fmt = request.url_vars.get("format") or ""
-    if not await tei_databases(datasette):  # a guest where there is nothing of ours
+    # A guest where nothing of ours is served; a TEI database the actor may
+    # not see still gives this page, empty, so that it tells nothing of it.
+    if not await served.any_tei(datasette):
         raise NotFound("No database built by datasette-tei is served here")
     cards = []
     # A build that was interrupted, or is running, has not recomputed every
     # figure yet: say so rather than show them as final.
     incomplete = []
-    for database, db in await tei_databases(datasette):
+    for database, db in await tei_databases(datasette, request.actor):
         if await db.execute_fn(build_state) != "complete":
             incomplete.append(database)
         for campaign in await db.execute_fn(read_campaigns):
@@ -429,7 +437,7 @@ async def index(datasette, request):
             campaign["links"] = card_links(datasette, database, campaign)
             cards.append(campaign)
     if fmt == ".json":
-        return _json_response({"campaigns": cards, "incomplete_databases": incomplete})
+        return _json_response(datasette, {"campaigns": cards, "incomplete_databases": incomplete})
     from datasette.utils.asgi import Response
 
     for card in cards:
@@ -445,11 +453,14 @@ async def index(datasette, request):
 async def campaign(datasette, request):
     from datasette.utils.asgi import Response
 
+    await ensure_instance_visible(datasette, request)
     fmt = request.url_vars.get("format") or ""
     name = urllib.parse.unquote(request.url_vars["campaign"])
     found = None
     also = []
-    for database, db in await tei_databases(datasette):
+    # A campaign in a database the actor may not see is not found, with the
+    # message of a campaign that does not exist: its name stays private too.
+    for database, db in await tei_databases(datasette, request.actor):
         data = await db.execute_fn(lambda conn: read_campaign(conn, name))
         if data is None:
             continue
@@ -460,14 +471,14 @@ async def campaign(datasette, request):
     if found is None:
         message = f"No campaign named “{name}” in the served databases."
         if fmt == ".json":
-            return _json_response({"ok": False, "error": message, "status": 404}, status=404)
+            return _json_response(datasette, {"ok": False, "error": message, "status": 404}, status=404)
         html = await datasette.render_template(
             "tei_campaign.html", {"campaign": None, "message": message}, request=request
         )
         return Response.html(html, status=404)
     found["also_in_databases"] = also
     if fmt == ".json":
-        return _json_response(found)
+        return _json_response(datasette, found)
     html = await datasette.render_template(
         "tei_campaign.html",
         {"campaign": found, "charts": charts(found), "top_tables": TOP_TABLES,

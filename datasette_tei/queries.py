@@ -6,9 +6,18 @@ Parameters that a user leaves out arrive as '' and mean "any". The queries
 over large sets read the summary tables the build precomputed (summaries.py),
 so that they answer at once on a 40-million-tweet campaign; `requires` names
 the tables a query needs, and a query is offered only where they exist.
+
+The queries are guests: the owner's own query of the same name (metadata on
+0.65, datasette.yaml on 1.0) is left in place, and a query runs only for an
+actor who may view every table it reads (`reads`) and `tweets` and `users`,
+whose rows the summaries are made of. A canned query runs without the
+`execute-sql` permission, so without this check it would read tables that
+the owner's `allow` closes.
 """
+import weakref
 from dataclasses import dataclass, field
 
+from . import access
 from .schema import is_tei_database
 from .summaries import RETWEETED_KEEP
 
@@ -21,6 +30,7 @@ class Query:
     sql: str
     params: tuple = ()
     requires: frozenset = field(default_factory=frozenset)
+    reads: frozenset = field(default_factory=frozenset)  # every table the SQL reads
     hide_sql: bool = False  # a long query would push its form off the screen
 
     def canned(self):
@@ -97,9 +107,11 @@ def _ranking_queries(name, title, description, kind, columns):
 
     return (
         Query(name, title, description, sql(everything), ("campaign",),
-              frozenset({"campaign_top", "campaign_top_all"})),
+              frozenset({"campaign_top", "campaign_top_all"}),
+              reads=frozenset({"campaign_top", "campaign_top_all"})),
         # For a database built before campaign_top_all existed.
-        Query(name, title, description, sql(added_up), ("campaign",), frozenset({"campaign_top"})),
+        Query(name, title, description, sql(added_up), ("campaign",), frozenset({"campaign_top"}),
+              reads=frozenset({"campaign_top"})),
     )
 
 
@@ -129,6 +141,7 @@ QUERIES = (
         _SEARCH_SQL,
         ("q", "campaign", "language"),
         frozenset({"tweets_fts"}),
+        reads=frozenset({"tweets_fts", "tweets", "shared_tweets"}),
         hide_sql=True,
     ),
     *_ranking_queries(
@@ -161,6 +174,7 @@ FROM campaign_hours WHERE :campaign = '' OR campaign = :campaign
 GROUP BY hour ORDER BY hour""",
         ("campaign",),
         frozenset({"campaign_hours"}),
+        reads=frozenset({"campaign_hours"}),
     ),
     Query(
         "account_creation_bursts",
@@ -175,6 +189,7 @@ WHERE campaign = :campaign AND accounts > 1
 ORDER BY accounts DESC, day LIMIT 500""",
         ("campaign",),
         frozenset({"campaign_creation_days"}),
+        reads=frozenset({"campaign_creation_days"}),
     ),
     # For a database built before campaign_creation_days existed.
     Query(
@@ -196,6 +211,7 @@ FROM chosen
 GROUP BY day HAVING count(*) > 1
 ORDER BY accounts DESC, day LIMIT 500""",
         ("campaign",),
+        reads=frozenset({"users"}),
     ),
     *_ranking_queries(
         "most_retweeted_accounts",
@@ -217,6 +233,7 @@ ORDER BY accounts DESC, day LIMIT 500""",
 ORDER BY campaigns DESC, tweets DESC, kind, value LIMIT 1000""",
         (),
         frozenset({"shared_values"}),
+        reads=frozenset({"shared_values"}),
     ),
     # For a database built before shared_values existed.
     Query(
@@ -234,6 +251,7 @@ ORDER BY campaigns DESC, tweets DESC, kind, value LIMIT 1000""",
 ORDER BY campaigns DESC, tweets DESC, kind, value LIMIT 1000""",
         (),
         frozenset({"campaign_top", "campaign_urls"}),
+        reads=frozenset({"campaign_top", "campaign_urls"}),
     ),
     Query(
         "user_timeline",
@@ -246,6 +264,7 @@ ORDER BY campaigns DESC, tweets DESC, kind, value LIMIT 1000""",
 FROM tweets WHERE userid = :userid
 ORDER BY tweet_time, tweetid LIMIT 1000""",
         ("userid",),
+        reads=frozenset({"tweets"}),
     ),
 )
 
@@ -285,6 +304,7 @@ QUERIES += (
         _EVIDENCE_SQL,
         ("userid_a", "userid_b", "run_id"),
         frozenset({"coordination_runs", "coordination_evidence"}),
+        reads=frozenset({"coordination_runs", "coordination_evidence", "tweets"}),
     ),
 )
 
@@ -311,20 +331,79 @@ async def for_database(db):
     return await db.execute_fn(available)
 
 
+def _needs(query):
+    return set(access.TEI_TABLES) | query.reads
+
+
+async def may_run(datasette, actor, database, query):
+    """Whether the actor may view every table the query reads."""
+    needs = _needs(query)
+    return await access.viewable_tables(datasette, actor, database, needs) == needs
+
+
+# --- Datasette 0.65: the canned_queries and permission_allowed hooks ---------
+
+def _owners_queries(datasette, database):
+    """The names of the queries the owner's metadata defines. Not simply its
+    keys: when the owner defines any query, Datasette 0.65 adds the hook's
+    answers to that very dictionary, each with its name."""
+    queries = datasette.metadata("queries", database=database, fallback=False) or {}
+    ours = [dict(query.canned(), name=query.name) for query in QUERIES]
+    return {name for name, query in queries.items() if query not in ours}
+
+
 async def canned_queries(datasette, database):
-    """0.65: the hook's answer for one database."""
+    """0.65: the hook's answer for one database, without the names the
+    owner's metadata defines (Datasette would let the hook's replace them)."""
     db = datasette.databases.get(database)
     if db is None:
         return {}
-    return {query.name: query.canned() for query in await for_database(db)}
+    owners = _owners_queries(datasette, database)
+    return {query.name: query.canned() for query in await for_database(db)
+            if query.name not in owners}
+
+
+async def view_query_allowed(datasette, actor, resource):
+    """0.65's `view-query` verdict: False for one of the plugin's queries
+    that reads a table the actor may not view, else None (no opinion: the
+    owner's configuration decides)."""
+    if not isinstance(resource, (tuple, list)) or len(resource) != 2:
+        return None
+    database, name = resource
+    db = datasette.databases.get(database)
+    if name not in NAMES or db is None or name in _owners_queries(datasette, database):
+        return None
+    for query in await for_database(db):
+        if query.name == name:
+            return None if await may_run(datasette, actor, database, query) else False
+    return None
+
+
+# --- Datasette 1.0: add_query from startup, permission_resources_sql ---------
+
+# The queries the plugin added, by Datasette instance: {(database, name): Query}.
+_added = weakref.WeakKeyDictionary()
+
+
+def _is_ours(stored):
+    # A plugin's, not the owner's (source "config", or "user" for one saved
+    # from Datasette's pages): ours, perhaps from an earlier version of the
+    # plugin kept in a persistent internal database, and replaced.
+    return stored.source == "plugin"
 
 
 async def register_all(datasette):
-    """1.0: add every query to every TEI database, from `startup`."""
+    """1.0: add every query to every TEI database, from `startup`, except
+    where a query of that name exists already: datasette.yaml's are saved
+    before `startup` runs, and the owner's stays, with its `allow`."""
+    added = {}
     for name, db in list(datasette.databases.items()):
         if name == "_internal":
             continue
         for query in await for_database(db):
+            stored = await datasette.get_query(name, query.name)
+            if stored is not None and not _is_ours(stored):
+                continue
             await datasette.add_query(
                 name,
                 query.name,
@@ -338,3 +417,39 @@ async def register_all(datasette):
                 is_trusted=True,
                 source="plugin",
             )
+            added[(name, query.name)] = query
+    _added[datasette] = added
+
+
+async def denied(datasette, actor):
+    """1.0: the (database, name) of each query the plugin added that reads
+    a table the actor may not view; the tables of each database asked at
+    once, as the hook answers for every query."""
+    by_database = {}
+    for (database, name), query in _added.get(datasette, {}).items():
+        by_database.setdefault(database, {})[name] = query
+    rows = []
+    for database, added in by_database.items():
+        needs = set().union(*map(_needs, added.values()))
+        visible = await access.viewable_tables(datasette, actor, database, needs)
+        rows += [(database, name) for name, query in added.items() if not _needs(query) <= visible]
+    return rows
+
+
+async def denied_permission_sql(datasette, actor):
+    """1.0: a `view-query` deny rule for each query of denied(), for the
+    permission_resources_sql hook; None when there is none."""
+    from datasette.permissions import PermissionSQL
+
+    rows = await denied(datasette, actor)
+    if not rows:
+        return None
+    # Datasette joins every plugin's parameters in one dictionary: prefixed.
+    params = {"datasette_tei_reason": "datasette-tei: the query reads a table the actor may not view"}
+    selects = []
+    for i, (database, name) in enumerate(rows):
+        params[f"datasette_tei_db_{i}"] = database
+        params[f"datasette_tei_query_{i}"] = name
+        selects.append(f"SELECT :datasette_tei_db_{i} AS parent, :datasette_tei_query_{i} AS child, "
+                       f"0 AS allow, :datasette_tei_reason AS reason")
+    return PermissionSQL(sql="\nUNION ALL\n".join(selects), params=params)

@@ -71,16 +71,38 @@ def index_text(text):
 
 # --- Reading a search ----------------------------------------------------------
 
+# Caps on the work of one call. SQLite cannot interrupt a Python function:
+# Datasette's sql_time_limit_ms stops a query between two calls, never
+# inside one, and a call holds the interpreter (and so every other request)
+# while it runs. Any `?sql=` may call these functions with any argument, so
+# each reads at most this much of it (under 20 ms a call at worst, on
+# text and searches made to be slow: tests/test_time_limit.py):
+MAX_SEARCH = 500  # characters of a search: the rest is ignored
+MAX_PARTS = 16  # words or "quoted phrases" of a search: the rest are ignored
+MAX_TEXT = 10_000  # characters of a tweet ranked or marked (tweets hold 280)
+
 # Datasette's escape_fts() split: whitespace, or a "quoted phrase".
 _BITS = re.compile(r'\s+|(".*?")')
 # FTS5 cannot take control characters inside a string: they separate words.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def _as_text(value):
+    """A function's argument as text: SQL may pass a number, or a blob."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, (int, float)) else ""
+
+
+def _bounded(q):
+    return _as_text(q)[:MAX_SEARCH]
+
+
 def phrases(q):
     """The search's parts: (words, prefix) for each word or quoted phrase.
-    A word ending in * (elect*) is a prefix: it finds election, electoral."""
-    q = _CONTROL.sub(" ", q or "")
+    A word ending in * (elect*) is a prefix: it finds election, electoral.
+    At most MAX_PARTS parts, from the first MAX_SEARCH characters."""
+    q = _CONTROL.sub(" ", _bounded(q))
     if q.count('"') % 2:
         q += '"'  # an unclosed quote closes at the end, as in Datasette
     parts = []
@@ -93,6 +115,8 @@ def phrases(q):
         words = words.rstrip("*") if prefix else words.replace('"', " ")
         if words.strip():
             parts.append((words, prefix))
+            if len(parts) == MAX_PARTS:
+                break
     return parts
 
 
@@ -148,10 +172,11 @@ RANK_K1, RANK_B, RANK_AVERAGE_LENGTH = 1.2, 0.75, 100
 
 
 def rank(text, q):
-    text = text or ""
+    """bm25 over the first MAX_TEXT characters of the text."""
+    text = _as_text(text)[:MAX_TEXT]
     norm = RANK_K1 * (1 - RANK_B + RANK_B * len(text) / RANK_AVERAGE_LENGTH)
     score = 0.0
-    for pattern in _patterns(q)[0]:
+    for pattern in _patterns(_bounded(q))[0]:
         found = len(pattern.findall(text))
         score += found * (RANK_K1 + 1) / (found + norm) if found else 0.0
     return -score
@@ -161,13 +186,15 @@ OPEN, CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧: rare in tweets, and not HTML-specia
 
 
 def snippet(text, q, width=160):
-    """A window of the text around the first match, every match marked ⟦…⟧."""
+    """A window of the text around the first match, every match marked ⟦…⟧:
+    a match in the first MAX_TEXT characters."""
     if text is None:
         return None
-    pattern = _patterns(q)[1]
+    text = _as_text(text)
+    pattern = _patterns(_bounded(q))[1]
     if pattern is None:
         return text[:width]
-    first = pattern.search(text)
+    first = pattern.search(text, 0, MAX_TEXT)
     start = 0
     if first and len(text) > width:
         start = max(0, min(first.start() - width // 3, len(text) - width))
@@ -177,8 +204,16 @@ def snippet(text, q, width=160):
 
 
 def register_functions(conn):
-    """The SQL functions the build and the `search` canned query call."""
+    """The SQL functions the build calls: the search's, and tei_index_text,
+    which reads a whole tweet however long (the build's own connection
+    only: Datasette's get register_search_functions)."""
+    register_search_functions(conn)
     conn.create_function("tei_index_text", 1, index_text, deterministic=True)
+
+
+def register_search_functions(conn):
+    """The SQL functions the `search` canned query calls, each bounded
+    (MAX_SEARCH, MAX_PARTS, MAX_TEXT)."""
     conn.create_function("tei_search_expression", 1, search_expression, deterministic=True)
     conn.create_function("tei_snippet", 2, snippet, deterministic=True)
     conn.create_function("tei_rank", 2, rank, deterministic=True)

@@ -80,3 +80,11 @@ def tables_if_tei(datasette, database):
 
 def forget(database):
     _known.pop(database, None)
+
+
+async def any_tei(datasette):
+    """Whether any served database holds the TEI schema, whoever asks."""
+    for name in list(datasette.databases):
+        if await is_tei(datasette, name):
+            return True
+    return False

@@ -14,7 +14,7 @@ from datasette_tei.synthetic import generate_tweets, tweets_csv_text
 ODD = [
     (0, {"tweet_language": ""}),
     (1, {"is_retweet": ""}),
-    (2, {"tweet_time": "2020-02-31 10:00"}),
+    (2, {"tweet_time": "2020-02-29 10:00"}),  # a leap day
     (3, {"tweet_time": ""}),
     (4, {"hashtags": "['dup', 'dup', 'x']"}),
     (5, {"tweet_client_name": ""}),

@@ -46,6 +46,8 @@ def snapshot(db):
                 # summarised: in a first build, the campaigns summarised
                 # later have none yet. Not a figure: left out.
                 rows = [row[:4] + ((None,) if row[1] == "retweeted" else row[4:5]) + row[5:] for row in rows]
+            if name == "campaign_top_all":  # the same label, added up over the campaigns
+                rows = [row[:3] + ((None,) if row[0] == "retweeted" else row[3:4]) + row[4:] for row in rows]
             state[name] = sorted(rows, key=repr)
         conn.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, tweets_fts, 'instance')")
         state["search index"] = conn.execute("SELECT * FROM temp.words ORDER BY 1, 2, 3, 4").fetchall()
