@@ -9,8 +9,13 @@ each in a child process whose peak memory is read:
   networks; their seconds are read from coordination_runs);
 - `datasette-tei coordinate DB`: the default networks again, alone;
 - the coordination-network-toolkit: its preprocess of the same tweets (not
-  counted), then its `compute` of co_retweet, co_tweet and co_link with the
-  same window in seconds and the same minimum weight, each timed alone.
+  counted), then its compute of co_retweet, co_tweet and co_link with the
+  same window in seconds, the same minimum weight and a process per core
+  (its CLI's default), each timed alone.
+
+Both tools' seconds are measured inside their processes (ours is
+coordination_runs.seconds, which includes the groups and their summaries),
+so that start-up is not counted; the peaks are of the whole processes.
 
 Usage: python benchmarks/coordination.py [--tweets 1000000] [--dir bench-data] [--window 1]
 Needs coordination-network-toolkit (the `test` extra). Not a test: it
@@ -37,14 +42,16 @@ REFERENCE_KINDS = ("co_retweet", "co_tweet", "co_link")
 
 
 def run(command, **kwargs):
-    """Run a command; returns (seconds, peak RSS in MB of it and its children)."""
+    """Run a command; returns (seconds, peak RSS in MB of it and its
+    children, its standard output)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, **kwargs)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, **kwargs)
+    out = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(command)}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, out
 
 
 def write_tweets(path, n, layout="2020", seed=7):
@@ -86,6 +93,18 @@ def write_reference_csv(db_path, path):
 
 # Its preprocess_csv_files reads an empty urls field as the URL "" (which
 # would co-link every link-less tweet): its preprocess_data, given lists.
+# Its compute, timed inside the process (as ours is: coordination_runs.seconds),
+# so that neither tool's start-up (imports) is counted.
+REFERENCE_COMPUTE = """
+import sys, time
+from coordination_network_toolkit import compute_networks as c
+compute = {"co_retweet": c.compute_co_retweet_parallel, "co_tweet": c.compute_co_tweet_network,
+           "co_link": c.compute_co_link_network}[sys.argv[2]]
+started = time.perf_counter()
+compute(sys.argv[1], int(sys.argv[3]), n_threads=int(sys.argv[4]), min_edge_weight=2)
+print("SECONDS", time.perf_counter() - started)
+"""
+
 REFERENCE_PREPROCESS = """
 import csv, sys
 from coordination_network_toolkit.preprocess import preprocess_data
@@ -115,14 +134,19 @@ def main():
     tool = os.path.join(bindir, "datasette-tei")
     try:
         db = os.path.join(work, "tei.db")
-        build_seconds, build_peak = run([tool, "build", db, csv_path, "--silent"])
+        build_seconds, build_peak, _ = run([tool, "build", db, csv_path, "--silent"])
         conn = sqlite3.connect(db)
         in_build = dict(conn.execute("SELECT kind, seconds FROM coordination_runs WHERE is_default = 1"))
         conn.close()
         window_args = ["--window", str(args.window)]
         ours = {}
         for kind in coordination.DEFAULT_KINDS:
-            seconds, peak = run([tool, "coordinate", db, "--kind", kind, "--silent", *window_args])
+            _, peak, _ = run([tool, "coordinate", db, "--kind", kind, "--silent", *window_args])
+            conn = sqlite3.connect(db)
+            (seconds,), = conn.execute(
+                "SELECT seconds FROM coordination_runs WHERE kind = ? AND window_minutes = ? "
+                "AND min_weight = 2 AND scope = '*'", (kind, args.window))
+            conn.close()
             ours[kind] = (seconds, peak)
         conn = sqlite3.connect(db)
         counts = dict((kind, (edges, groups)) for kind, edges, groups in conn.execute(
@@ -137,9 +161,10 @@ def main():
             for kind in REFERENCE_KINDS:
                 reference_db = os.path.join(work, f"reference_{kind}.db")
                 run([sys.executable, "-c", REFERENCE_PREPROCESS, reference_db, reference_csv])
-                theirs[kind] = run([sys.executable, "-m", "coordination_network_toolkit", reference_db,
-                                    "compute", kind, "--time_window", str(args.window * 60),
-                                    "--min_edge_weight", "2"])
+                _, peak, out = run([sys.executable, "-c", REFERENCE_COMPUTE, reference_db, kind,
+                                    str(args.window * 60), str(os.cpu_count())])
+                seconds = float(out.split("SECONDS")[-1])
+                theirs[kind] = (seconds, peak)
                 os.remove(reference_db)
     finally:
         shutil.rmtree(work)

@@ -313,6 +313,25 @@ def _demo_campaign(name, layout, n, seed, year, first_id):
     return users, rows
 
 
+def _demo_planted():
+    """Three planted groups for the demo, labelled synthetic in their
+    profiles: {campaign: (accounts, tweets)}. Group 1 (5 accounts) is in
+    synthetic_202012; group 2 (4) has two accounts in synthetic_201810 and
+    two in synthetic_201906, an edge across campaigns; group 3 (3) is in
+    synthetic_201906. Each retweets, posts and links together three times."""
+    groups = make_planted_groups([5, 4, 3], "2019", seed=21, created="2018-11")
+    rows = planted_tweets(groups, "2019", seed=22, first_id=95 * 10**16, events=3,
+                          behaviours=("retweet", "text", "link"), year=2019,
+                          background=make_users(12, "2019", seed=2))
+    homes = {"synthetic_202012": groups[0], "synthetic_201810": groups[1][:2],
+             "synthetic_201906": groups[1][2:] + groups[2]}
+    planted = {}
+    for campaign, accounts in homes.items():
+        ids = {user["userid"] for user in accounts}
+        planted[campaign] = (accounts, [row for row in rows if row["userid"] in ids])
+    return planted
+
+
 def write_demo(root):
     """Write the demo archives under root, in three real layouts."""
     import os
@@ -322,8 +341,11 @@ def write_demo(root):
         os.makedirs(os.path.dirname(full), exist_ok=True)
         return full
 
+    planted = _demo_planted()
+
     # 2018 layout, bucket mirror, one zip each for tweets and users.
     users, rows = _demo_campaign("synthetic_201810", "2018", 120, 1, 2016, 7 * 10**17)
+    users, rows = users + planted["synthetic_201810"][0], rows + planted["synthetic_201810"][1]
     write_zip(path("hashed", "2018_10", "synthetic_201810", "synthetic_201810_tweets_csv_hashed.zip"),
               {"synthetic_201810_tweets_csv_hashed.csv": tweets_csv_text(rows, "2018")})
     write_zip(path("hashed", "2018_10", "synthetic_201810", "synthetic_201810_users_csv_hashed.zip"),
@@ -332,6 +354,7 @@ def write_demo(root):
     # 2019 layout: the member is named unlike its zip, macOS junk beside it.
     users, rows = _demo_campaign("synthetic_201906", "2019", 100, 2, 2018, 8 * 10**17)
     shared = dict(rows[-1])
+    users, rows = users + planted["synthetic_201906"][0], rows + planted["synthetic_201906"][1]
     write_zip(path("hashed", "2019_06", "synthetic_201906", "synthetic_201906_tweets_csv_hashed.zip"),
               {"synthetic_linked_tweets_csv_hashed.csv": tweets_csv_text(rows, "2019"),
                "__MACOSX/._synthetic_linked_tweets_csv_hashed.csv": "\x00\x05junk",
@@ -346,6 +369,7 @@ def write_demo(root):
     shared.update({key: value for key, value in rows[-1].items() if key in USERS_HEADER})
     shared["poll_choices"] = ""
     rows.append(shared)  # the same tweet in two campaigns: both keep it
+    users, rows = users + planted["synthetic_202012"][0], rows + planted["synthetic_202012"][1]
     half = len(rows) // 2
     write_zip(path("hashed", "2020_12", "synthetic_202012", "synthetic_202012_tweets_csv_hashed.zip"),
               {"tweets/synthetic_202012_tweets_csv_hashed_1.csv": "\ufeff" + tweets_csv_text(rows[:half], "2020"),

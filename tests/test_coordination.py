@@ -346,3 +346,24 @@ def test_memory_and_time_stay_bounded(tmp_path):
     assert coordination_seconds < build_seconds
     assert query(db_path, "SELECT count(DISTINCT group_id) FROM coordination_groups g "
                  "JOIN coordination_runs r ON r.id = g.run_id WHERE r.kind = 'co_retweet'")[0][0] >= 40
+
+
+def test_the_demo_shows_its_planted_groups(demo_db):
+    """The bundled demo: three planted groups, labelled synthetic, one across
+    two campaigns, found by each default network that they act in."""
+    from datasette_tei.synthetic import _demo_planted
+
+    planted = _demo_planted()
+    accounts = [user for users, _ in planted.values() for user in users]
+    assert all("Synthetic" in user["user_profile_description"] for user in accounts)
+    for kind in ("co_retweet", "co_tweet", "co_link"):
+        run = run_id(demo_db, kind)
+        members = {}
+        for userid, group_id, campaign in query(
+                demo_db, "SELECT userid, group_id, campaign FROM coordination_groups WHERE run_id = ?", (run,)):
+            members.setdefault(group_id, set()).add(userid)
+        assert sorted(map(len, members.values()), reverse=True) == [5, 4, 3]
+        assert set().union(*members.values()) == {user["userid"] for user in accounts}
+        across = query(demo_db, "SELECT count(*) FROM coordination_edges WHERE run_id = ? "
+                       "AND campaign_a <> campaign_b", (run,))[0][0]
+        assert across == 8  # two accounts of each campaign, both ways
