@@ -4,6 +4,7 @@ Python (coord_data.expected_network), runs kept and replaced, and the
 networks kept up to date as archives are added."""
 import json
 import os
+from collections import Counter
 import shutil
 import sqlite3
 import subprocess
@@ -146,7 +147,10 @@ def test_dense_data_follows_the_definitions(tmp_path):
     """Crowded data, where chance matches and ties are everywhere, at two
     windows and minimum weight 1 (every pair)."""
     users, rows = coord_data.dense_rows(n=1500)
-    coord_data.write_campaign(tmp_path / "src", "dense_052019", users, rows)
+    # The same accounts in two campaigns, so that an edge's campaign is the
+    # one holding most of its tweets, not the only one.
+    coord_data.write_campaign(tmp_path / "src", "dense_052019", users, rows[::3] + rows[1::3])
+    coord_data.write_campaign(tmp_path / "src", "denser_052019", users, rows[2::3])
     db_path = build(str(tmp_path / "tei.db"), tmp_path / "src")
     tweets = coord_data.tweet_rows(db_path)
     for kind in ("co_retweet", "co_tweet", "co_link", "co_reply"):
@@ -157,6 +161,27 @@ def test_dense_data_follows_the_definitions(tmp_path):
             expected = coord_data.expected_network(tweets, kind, window, min_weight)
             assert stored == expected, (kind, window, min_weight)
             assert len(stored[0]) > 20, (kind, window, min_weight)  # the data makes many edges
+            check_summaries(db_path, run_id(db_path, kind, window, min_weight), tweets, stored)
+
+
+def check_summaries(db_path, run, tweets, stored):
+    """Each group's figures, from its members and the run's evidence."""
+    edges, evidence = stored
+    group_of = dict(query(db_path, "SELECT userid, group_id FROM coordination_groups WHERE run_id = ?", (run,)))
+    assert set(group_of) == {a for a, _ in edges} | {b for _, b in edges}
+    coordinated = {(a, ta) for a, _, ta in evidence} | {(b, tb) for (_, b, _), (tb, _, _) in evidence.items()}
+    expected = {}
+    for row in tweets:
+        group = group_of.get(row["userid"])
+        if group is not None:
+            figures = expected.setdefault(group, [0, 0])
+            figures[0] += 1
+            figures[1] += (row["userid"], row["tweetid"]) in coordinated
+    inside = Counter(group_of[a] for a, b in edges if group_of[a] == group_of[b])
+    found = {group: [tweets_, coordinated_] for group, tweets_, coordinated_, edges_ in query(
+        db_path, "SELECT group_id, tweets, coordinated_tweets, edges FROM coordination_group_summaries "
+        "WHERE run_id = ?", (run,)) if edges_ == inside[group]}
+    assert found == expected
 
 
 def test_texts_that_normalise_to_nothing_match_nothing(tmp_path):
