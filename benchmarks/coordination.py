@@ -43,7 +43,7 @@ REFERENCE_KINDS = ("co_retweet", "co_tweet", "co_link")
 
 def run(command, **kwargs):
     """Run a command; returns (seconds, peak RSS in MB of it and its
-    children, its standard output)."""
+    children, its standard output, CPU seconds of it and its children)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, **kwargs)
     out = process.stdout.read()
@@ -51,7 +51,7 @@ def run(command, **kwargs):
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(command)}")
-    return elapsed, usage.ru_maxrss / 1024, out
+    return elapsed, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
 def write_tweets(path, n, layout="2020", seed=7):
@@ -134,20 +134,20 @@ def main():
     tool = os.path.join(bindir, "datasette-tei")
     try:
         db = os.path.join(work, "tei.db")
-        build_seconds, build_peak, _ = run([tool, "build", db, csv_path, "--silent"])
+        build_seconds, build_peak, _, _ = run([tool, "build", db, csv_path, "--silent"])
         conn = sqlite3.connect(db)
         in_build = dict(conn.execute("SELECT kind, seconds FROM coordination_runs WHERE is_default = 1"))
         conn.close()
         window_args = ["--window", str(args.window)]
         ours = {}
         for kind in coordination.DEFAULT_KINDS:
-            _, peak, _ = run([tool, "coordinate", db, "--kind", kind, "--silent", *window_args])
+            _, peak, _, cpu = run([tool, "coordinate", db, "--kind", kind, "--silent", *window_args])
             conn = sqlite3.connect(db)
             (seconds,), = conn.execute(
                 "SELECT seconds FROM coordination_runs WHERE kind = ? AND window_minutes = ? "
                 "AND min_weight = 2 AND scope = '*'", (kind, args.window))
             conn.close()
-            ours[kind] = (seconds, peak)
+            ours[kind] = (seconds, peak, cpu)
         conn = sqlite3.connect(db)
         counts = dict((kind, (edges, groups)) for kind, edges, groups in conn.execute(
             "SELECT kind, edge_count, group_count FROM coordination_runs WHERE window_minutes = ? "
@@ -161,10 +161,10 @@ def main():
             for kind in REFERENCE_KINDS:
                 reference_db = os.path.join(work, f"reference_{kind}.db")
                 run([sys.executable, "-c", REFERENCE_PREPROCESS, reference_db, reference_csv])
-                _, peak, out = run([sys.executable, "-c", REFERENCE_COMPUTE, reference_db, kind,
-                                    str(args.window * 60), str(os.cpu_count())])
+                _, peak, out, cpu = run([sys.executable, "-c", REFERENCE_COMPUTE, reference_db, kind,
+                                         str(args.window * 60), str(os.cpu_count())])
                 seconds = float(out.split("SECONDS")[-1])
-                theirs[kind] = (seconds, peak)
+                theirs[kind] = (seconds, peak, cpu)
                 os.remove(reference_db)
     finally:
         shutil.rmtree(work)
@@ -172,25 +172,26 @@ def main():
     print(f"\n{tweets:,} tweets, window {args.window} min ({args.window * 60} s), minimum weight 2, "
           f"{os.cpu_count()} cores\n")
     print(f"{'network':12} {'edges':>7} {'groups':>6} {'reference s':>11} {'ours s':>7} {'ratio':>6} "
-          f"{'in build s':>10} {'ours MB':>8} {'ref MB':>7}")
-    total_ours = total_theirs = 0.0
+          f"{'in build s':>10} {'ref CPU s':>9} {'our CPU s':>9} {'ref MB':>7} {'ours MB':>8}")
     for kind in coordination.DEFAULT_KINDS:
-        seconds, peak = ours[kind]
+        seconds, peak, cpu = ours[kind]
         edges, groups = counts.get(kind, (0, 0))
         reference = theirs.get(kind)
-        total_ours += seconds
-        ratio = ref_s = ref_mb = ""
+        ratio = ref_s = ref_mb = ref_cpu = ""
         if reference:
-            total_theirs += reference[0]
-            ratio, ref_s, ref_mb = f"{seconds / reference[0]:.2f}", f"{reference[0]:.1f}", f"{reference[1]:.0f}"
+            ratio, ref_s = f"{seconds / reference[0]:.2f}", f"{reference[0]:.1f}"
+            ref_mb, ref_cpu = f"{reference[1]:.0f}", f"{reference[2]:.1f}"
         print(f"{kind:12} {edges:7,} {groups:6,} {ref_s:>11} {seconds:7.1f} {ratio:>6} "
-              f"{in_build.get(kind, 0):10.1f} {peak:8.0f} {ref_mb:>7}")
+              f"{in_build.get(kind, 0):10.1f} {ref_cpu:>9} {cpu:9.1f} {ref_mb:>7} {peak:8.0f}")
+    print("\n(seconds: inside each process, start-up not counted; CPU: whole processes, "
+          "start-up and workers included)")
     print(f"\nbuild (load, indexes, summaries, networks): {build_seconds:.1f} s, peak {build_peak:.0f} MB; "
           f"of which networks: {sum(in_build.values()):.1f} s")
     if theirs:
         compared = sum(ours[kind][0] for kind in REFERENCE_KINDS)
-        print(f"co_retweet + co_tweet + co_link: ours {compared:.1f} s, reference {total_theirs:.1f} s "
-              f"({compared / total_theirs:.2f}x)")
+        reference = sum(theirs[kind][0] for kind in REFERENCE_KINDS)
+        print(f"co_retweet + co_tweet + co_link: ours {compared:.1f} s, reference {reference:.1f} s "
+              f"({compared / reference:.2f}x)")
 
 
 if __name__ == "__main__":

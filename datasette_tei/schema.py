@@ -260,16 +260,25 @@ def ensure_schema(conn):
     """Create every table, and the full-text index, that is missing."""
     for sql in TABLES.values():
         conn.execute(sql)
-    for table, columns in COORDINATION_INDEXES:
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS [{index_name(table, columns)}] ON [{table}] "
-            f"({', '.join(f'[{column}]' for column in columns)})"
-        )
+    ensure_coordination_schema(conn)
     _ensure_search_index(conn)
     conn.execute(
         "INSERT OR IGNORE INTO tei_meta (key, value) VALUES ('schema_version', ?)",
         (str(SCHEMA_VERSION),),
     )
+
+
+def ensure_coordination_schema(conn):
+    """The coordination tables and their indexes, alone: what
+    `datasette-tei coordinate` adds to a database an earlier version built."""
+    for name in TABLES:
+        if name.startswith("coordination_"):
+            conn.execute(TABLES[name])
+    for table, columns in COORDINATION_INDEXES:
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS [{index_name(table, columns)}] ON [{table}] "
+            f"({', '.join(f'[{column}]' for column in columns)})"
+        )
 
 
 def _ensure_search_index(conn):

@@ -392,3 +392,19 @@ def test_the_demo_shows_its_planted_groups(demo_db):
         across = query(demo_db, "SELECT count(*) FROM coordination_edges WHERE run_id = ? "
                        "AND campaign_a <> campaign_b", (run,))[0][0]
         assert across == 8  # two accounts of each campaign, both ways
+
+
+def test_a_database_built_before_coordination_gets_its_tables(planted, tmp_path):
+    db_path = str(tmp_path / "tei.db")
+    shutil.copy(planted["db"], db_path)
+    conn = sqlite3.connect(db_path)
+    for table in ("coordination_runs", "coordination_edges", "coordination_evidence", "coordination_groups",
+                  "coordination_group_summaries"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.commit()
+    conn.close()
+    result = coordinate(db_path, "--kind", "co_retweet")
+    assert result.exit_code == 0, result.output
+    assert query(db_path, "SELECT kind, edge_count > 0 FROM coordination_runs") == [("co_retweet", 1)]
+    assert query(db_path, "SELECT count(*) FROM sqlite_master WHERE name = 'idx_coordination_edges_run_id_userid_b'") \
+        == [(1,)]
