@@ -14,8 +14,6 @@ import contextlib
 import json
 import random
 
-import igraph
-
 from .summaries import domain
 
 TOP = 10  # hashtags and domains kept per group
@@ -29,7 +27,7 @@ def register_functions(conn):
 
 
 @contextlib.contextmanager
-def _seeded(seed):
+def _seeded(igraph, seed):
     """igraph draws from Python's random module by default: give it its own
     generator, so that the groups depend on the seed and nothing else."""
     igraph.set_random_number_generator(random.Random(seed))
@@ -46,6 +44,10 @@ def find(conn, run_id, seed=1):
         "SELECT userid_b FROM coordination_edges WHERE run_id = :run ORDER BY 1", {"run": run_id})]
     if not accounts:
         return 0
+    # Imported here: the build imports this module, and igraph's 25 MB
+    # would otherwise count in its peak while it loads the archives.
+    import igraph
+
     index = {userid: i for i, userid in enumerate(accounts)}
     graph = igraph.Graph(n=len(accounts))
     weights = []
@@ -59,7 +61,7 @@ def find(conn, run_id, seed=1):
             break
         graph.add_edges([(index[a], index[b]) for a, b, _ in chunk])
         weights.extend(weight for _, _, weight in chunk)
-    with _seeded(seed):
+    with _seeded(igraph, seed):
         membership = graph.community_leiden(
             objective_function="modularity", weights=weights, n_iterations=-1).membership
     del graph, weights
