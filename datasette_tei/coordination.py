@@ -246,7 +246,7 @@ def _drop_temp(conn):
     groups.drop_temp(conn)
 
 
-def compute_run(conn, spec, is_default=None, progress=None):
+def compute_run(conn, spec, is_default=None):
     """Compute one run and replace its rows, in one transaction. Returns
     its coordination_runs row as a dict."""
     register_functions(conn)
@@ -443,7 +443,7 @@ def refresh(conn, progress=None):
         if progress:
             progress.message(f"Coordination network {spec.kind} (window {spec.window_minutes} min, "
                              f"min weight {spec.min_weight}, campaigns {spec.scope})")
-        results.append(compute_run(conn, spec, progress=progress))
+        results.append(compute_run(conn, spec))
     return results
 
 
@@ -472,7 +472,7 @@ def coordinate(db_path, specs, progress=None):
             if progress:
                 progress.message(f"Computing {spec.kind} (window {spec.window_minutes} min, "
                                  f"min weight {spec.min_weight}, campaigns {spec.scope})")
-            rows.append(compute_run(conn, spec, progress=progress))
+            rows.append(compute_run(conn, spec))
         return rows
     except sqlite3.DatabaseError as error:
         raise CoordinationError(
