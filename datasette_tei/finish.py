@@ -54,9 +54,8 @@ def finish(conn, progress):
         conn.execute("DELETE FROM tei_dirty WHERE campaign = ?", (campaign,))
         conn.execute("COMMIT")
     # The coordination networks: the default runs, and every run whose
-    # campaigns changed, recomputed whole, each in its own transaction. The
-    # sorts have both cores, as the indexes had.
-    conn.execute("PRAGMA threads = 1")
+    # campaigns changed, recomputed whole, each in its own transaction.
+    coordination.tune(conn)
     coordination.refresh(conn, progress)
     conn.execute("PRAGMA threads = 0")
     conn.execute("BEGIN")
