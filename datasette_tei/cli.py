@@ -322,3 +322,59 @@ def _fetch_gs_sources(sources, campaign, cache_dir, silent, media=False):
         # Only what build reads: a release README is mirrored, not loaded.
         local.extend(path for path in report.files if path.lower().endswith(archives.DATA_SUFFIXES))
     return local
+
+
+# --- Coordination networks -------------------------------------------------------
+
+from . import coordination  # noqa: E402  (here, beside its only command)
+
+
+@cli.command()
+@click.argument("database", type=click.Path(dir_okay=False))
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(list(coordination.KINDS)),
+              help="Network kind (repeatable). Default: the build's kinds, "
+                   f"{', '.join(coordination.DEFAULT_KINDS)}.")
+@click.option("--window", type=click.IntRange(0, coordination.MAX_WINDOW), default=coordination.DEFAULT_WINDOW,
+              show_default=True, metavar="MINUTES",
+              help="Tweets at most this many minutes apart match (1: the same or the next minute).")
+@click.option("--min-weight", type=click.IntRange(1), metavar="N",
+              help="Keep edges of at least N matching tweets "
+                   f"(default: {coordination.KINDS['co_retweet'].min_weight}; co_hashtag "
+                   f"{coordination.KINDS['co_hashtag'].min_weight}).")
+@click.option("--campaign", default=coordination.DEFAULT_SCOPE, show_default=True, metavar="GLOB",
+              help="Only the tweets of campaigns matching this glob ('*': all campaigns together).")
+@click.option("--silent", is_flag=True, help="Print nothing but errors.")
+def coordinate(database, kinds, window, min_weight, campaign, silent):
+    """Compute coordination networks with other parameters than the build's.
+
+    Each parameter set is a run (coordination_runs); computing one again
+    replaces that run alone, in one transaction. Later builds keep every run
+    up to date as archives are added. docs/coordination.md has the
+    definitions and the tables.
+    """
+    try:
+        specs = [coordination.RunSpec(kind, window, min_weight, campaign)
+                 for kind in kinds or coordination.DEFAULT_KINDS]
+        rows = coordination.coordinate(database, specs,
+                                       progress=None if silent else _MessageProgress())
+    except coordination.CoordinationError as error:
+        raise click.ClickException(str(error)) from None
+    if not silent:
+        _print_runs(rows)
+
+
+class _MessageProgress(load.NullProgress):
+    def message(self, text):
+        click.echo(text, err=True)
+
+
+def _print_runs(rows):
+    table = [("run", "kind", "window", "min weight", "campaigns", "edges", "accounts", "groups", "seconds")]
+    for row in rows:
+        table.append((str(row["id"]), row["kind"], str(row["window_minutes"]), str(row["min_weight"]),
+                      row["scope"], f"{row['edge_count']:,}", f"{row['account_count']:,}",
+                      f"{row['group_count']:,}", f"{row['seconds']:.1f}"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("  ".join(value.ljust(width) if i in (1, 4) else value.rjust(width)
+                             for i, (value, width) in enumerate(zip(row, widths))).rstrip())

@@ -1,4 +1,5 @@
-"""After the bulk load: indexes, campaign figures, summaries, a clean file.
+"""After the bulk load: indexes, campaign figures, summaries, coordination
+networks, a clean file.
 
 Each step is idempotent and commits on its own, and the build is only
 marked complete at the very end: a build killed here is finished by running
@@ -6,7 +7,7 @@ it again, and until then `tei_meta.build_state` says `building`.
 """
 import sqlite3
 
-from . import accounts, all_campaigns, catalogue, summaries
+from . import accounts, all_campaigns, catalogue, coordination, summaries
 from .schema import ensure_indexes, now, set_meta
 
 # Column list shared by the users table and the profile columns of tweets.
@@ -55,6 +56,11 @@ def finish(conn, progress):
         checkpoint("summary")
         conn.execute("DELETE FROM tei_dirty WHERE campaign = ?", (campaign,))
         conn.execute("COMMIT")
+    # The coordination networks: the default runs, and every run whose
+    # campaigns changed, recomputed whole, each in its own transaction.
+    coordination.tune(conn)
+    coordination.refresh(conn, progress)
+    conn.execute("PRAGMA threads = 0")
     conn.execute("BEGIN")
     # Every build, not only when a campaign changed: a build killed after
     # the campaigns' summaries finishes here when run again.

@@ -142,6 +142,76 @@ TABLES = {
     "tei_dirty": """CREATE TABLE IF NOT EXISTS [tei_dirty] (
   [campaign] TEXT PRIMARY KEY
 )""",
+    # Coordination networks (coordination.py, groups.py; docs/coordination.md).
+    # One row per parameter set; `data_version` is what the run was computed
+    # from (the loaded imports of its scope), so a build knows which runs an
+    # added archive made stale.
+    "coordination_runs": """CREATE TABLE IF NOT EXISTS [coordination_runs] (
+  [id] INTEGER PRIMARY KEY,
+  [kind] TEXT NOT NULL,
+  [window_minutes] INTEGER NOT NULL,
+  [min_weight] INTEGER NOT NULL,
+  [scope] TEXT NOT NULL,
+  [is_default] INTEGER NOT NULL DEFAULT 0,
+  [parameters] TEXT NOT NULL,
+  [created] TEXT NOT NULL,
+  [edge_count] INTEGER NOT NULL DEFAULT 0,
+  [account_count] INTEGER NOT NULL DEFAULT 0,
+  [group_count] INTEGER NOT NULL DEFAULT 0,
+  [evidence_count] INTEGER NOT NULL DEFAULT 0,
+  [seconds] REAL,
+  [data_version] TEXT,
+  UNIQUE ([kind], [window_minutes], [min_weight], [scope])
+)""",
+    # One row per directed edge A->B of weight >= the run's min_weight.
+    "coordination_edges": """CREATE TABLE IF NOT EXISTS [coordination_edges] (
+  [run_id] INTEGER NOT NULL,
+  [kind] TEXT NOT NULL,
+  [userid_a] TEXT NOT NULL,
+  [userid_b] TEXT NOT NULL,
+  [campaign_a] TEXT NOT NULL,
+  [campaign_b] TEXT NOT NULL,
+  [weight] INTEGER NOT NULL,
+  [weight_reverse] INTEGER NOT NULL,
+  [symmetry] REAL NOT NULL,
+  [first_time] TEXT,
+  [last_time] TEXT,
+  PRIMARY KEY ([run_id], [userid_a], [userid_b])
+)""",
+    # Exactly `weight` rows per edge: each tweet of A counted in the weight,
+    # with B's nearest matching tweet.
+    "coordination_evidence": """CREATE TABLE IF NOT EXISTS [coordination_evidence] (
+  [run_id] INTEGER NOT NULL,
+  [userid_a] TEXT NOT NULL,
+  [userid_b] TEXT NOT NULL,
+  [tweetid_a] INTEGER NOT NULL,
+  [tweetid_b] INTEGER NOT NULL,
+  [object] TEXT NOT NULL,
+  [minutes_apart] INTEGER NOT NULL,
+  PRIMARY KEY ([run_id], [userid_a], [userid_b], [tweetid_a])
+) WITHOUT ROWID""",
+    "coordination_groups": """CREATE TABLE IF NOT EXISTS [coordination_groups] (
+  [run_id] INTEGER NOT NULL,
+  [userid] TEXT NOT NULL,
+  [group_id] INTEGER NOT NULL,
+  [campaign] TEXT,
+  PRIMARY KEY ([run_id], [userid])
+)""",
+    "coordination_group_summaries": """CREATE TABLE IF NOT EXISTS [coordination_group_summaries] (
+  [run_id] INTEGER NOT NULL,
+  [group_id] INTEGER NOT NULL,
+  [size] INTEGER NOT NULL,
+  [campaigns] TEXT NOT NULL,
+  [first_created] TEXT,
+  [last_created] TEXT,
+  [top_hashtags] TEXT NOT NULL,
+  [top_domains] TEXT NOT NULL,
+  [tweets] INTEGER NOT NULL,
+  [coordinated_tweets] INTEGER NOT NULL,
+  [coordinated_share] REAL NOT NULL,
+  [edges] INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY ([run_id], [group_id])
+)""",
 }
 
 # Every tweet of every campaign whose archive holds it: a tweet is a row of
@@ -156,6 +226,16 @@ SELECT t.campaign AS in_campaign, t.* FROM tweets t
 UNION ALL
 SELECT s.campaign AS in_campaign, t.* FROM shared_tweets s JOIN tweets t ON t.tweetid = s.tweetid""",
 }
+# What the network pages read: a campaign's strongest edges, an account's
+# incoming edges, a group's members. Created with the tables (they are
+# filled after the load, by the build or `datasette-tei coordinate`).
+COORDINATION_INDEXES = (
+    ("coordination_edges", ("run_id", "campaign_a", "weight")),
+    ("coordination_edges", ("run_id", "campaign_b", "weight")),
+    ("coordination_edges", ("run_id", "userid_b")),
+    ("coordination_groups", ("run_id", "group_id")),
+    ("coordination_groups", ("run_id", "campaign", "group_id")),  # a campaign's groups
+)
 
 # (table, columns): built after the bulk load, used by the common filters.
 INDEXES = (
@@ -195,11 +275,25 @@ def ensure_schema(conn):
         conn.execute(sql)
     for sql in VIEWS.values():
         conn.execute(sql)
+    ensure_coordination_schema(conn)
     _ensure_search_index(conn)
     conn.execute(
         "INSERT OR IGNORE INTO tei_meta (key, value) VALUES ('schema_version', ?)",
         (str(SCHEMA_VERSION),),
     )
+
+
+def ensure_coordination_schema(conn):
+    """The coordination tables and their indexes, alone: what
+    `datasette-tei coordinate` adds to a database an earlier version built."""
+    for name in TABLES:
+        if name.startswith("coordination_"):
+            conn.execute(TABLES[name])
+    for table, columns in COORDINATION_INDEXES:
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS [{index_name(table, columns)}] ON [{table}] "
+            f"({', '.join(f'[{column}]' for column in columns)})"
+        )
 
 
 def _ensure_search_index(conn):

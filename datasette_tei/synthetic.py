@@ -4,6 +4,7 @@ Used for the bundled demo, by the tests (which build their own inputs) and
 by the benchmarks (millions of rows). Nothing here is real data.
 """
 import csv
+import datetime
 import io
 import random
 import zipfile
@@ -177,6 +178,107 @@ def write_zip(path, members):
             archive.writestr(name, text)
 
 
+# --- Planted coordination ----------------------------------------------------
+
+# What a planted group does together, one network kind each (coordination.py):
+# retweet the same tweet, post the same text (each member varying its case,
+# spacing and @mentions), share the same new URL, reply to the same tweet,
+# use the same new hashtag. Every member acts within the same two minutes
+# (minute t or t + 1), so that each pair of members matches at a window of
+# one minute, at every event.
+BEHAVIOURS = ("retweet", "text", "link", "reply", "hashtag")
+PLANTED_WORDS = ("the vote was stolen share this before they delete it wake up people "
+                 "truth media lies border crisis rally tonight").split()
+
+
+def make_planted_groups(sizes, layout="2020", seed=11, created="2016-03"):
+    """Accounts of planted groups: a list (one per size) of lists of user
+    dicts, labelled synthetic in their profile; each group's accounts were
+    created in the same month, as a farm's often are."""
+    groups = []
+    for number, size in enumerate(sizes, 1):
+        users = make_users(size, layout, seed=seed * 1000 + number)
+        for i, user in enumerate(users):
+            user["user_profile_description"] = f"Synthetic account, planted group {number}"
+            if user["user_screen_name"] != user["userid"]:  # not hashed
+                user["user_display_name"] = f"Planted {number}.{i} (synthetic)"
+                user["user_screen_name"] = f"planted_{number}_{i}"
+            user["account_creation_date"] = f"{created}-{(i % 28) + 1:02d}"
+        groups.append(users)
+    return groups
+
+
+def vary_text(rng, words, mentions):
+    """The same words as another member posts them: other case, other
+    spacing, @mentions added; equal once normalised (coordination.py)."""
+    out = []
+    for word in words:
+        roll = rng.random()
+        out.append(word.upper() if roll < 0.2 else word.capitalize() if roll < 0.4 else word)
+        if mentions and rng.random() < 0.2:
+            out.append("@" + rng.choice(mentions))
+    if mentions and rng.random() < 0.5:
+        out.insert(0, "@" + rng.choice(mentions))
+    text = ""
+    for i, word in enumerate(out):
+        text += (rng.choice((" ", "  ", "\n", " \t ")) if i else rng.choice(("", " "))) + word
+    return text + rng.choice(("", " ", "\n"))
+
+
+def planted_tweets(groups, layout="2020", seed=13, first_id=6 * 10**17, events=4,
+                   behaviours=BEHAVIOURS, year=2017, background=()):
+    """Tweet rows of planted groups: for each group, `events` events of each
+    behaviour, at times far apart; `background` accounts are @mentioned in
+    the varied texts. Returns a list of rows (dicts of the layout's header)."""
+    rng = random.Random(seed)
+    mentions = [user["user_screen_name"][:15] for user in background] or ["someone"]
+    rows = []
+    true, false = ("true", "false") if layout == "2018" else ("True", "False")
+    start = datetime.datetime(year, 1, 1)
+    slot = 0
+    for number, members in enumerate(groups, 1):
+        for behaviour in behaviours:
+            for event in range(events):
+                # Events a day and some minutes apart: never within a window.
+                slot += 1
+                when = start + datetime.timedelta(days=slot, minutes=rng.randint(0, 1400))
+                token = f"g{number}e{event}{behaviour[:2]}{seed}"
+                words = rng.sample(PLANTED_WORDS, 7) + [token]
+                for member in members:
+                    row = make_tweet(rng, len(rows), member, layout, members, year=year,
+                                     first_id=first_id)
+                    minute = when + datetime.timedelta(minutes=rng.randint(0, 1))
+                    row.update({
+                        "tweet_time": minute.strftime("%Y-%m-%d %H:%M"),
+                        "tweet_text": " ".join(rng.sample(PLANTED_WORDS, 6)) + f" {len(rows)}",
+                        "is_retweet": false, "retweet_userid": "", "retweet_tweetid": "",
+                        "in_reply_to_tweetid": "", "in_reply_to_userid": "",
+                        "hashtags": "[]", "urls": "[]", "user_mentions": "[]",
+                    })
+                    if behaviour == "retweet":
+                        row["is_retweet"] = true
+                        row["retweet_userid"] = members[0]["userid"]
+                        row["retweet_tweetid"] = str(first_id - 10**9 + slot)
+                        row["tweet_text"] = f"RT @{members[0]['user_screen_name'][:15]}: " + " ".join(words)
+                    elif behaviour == "text":
+                        row["tweet_text"] = vary_text(rng, words, mentions)
+                    elif behaviour == "link":
+                        row["urls"] = _list_value([f"https://planted.example/{token}"], layout, "[]")
+                    elif behaviour == "reply":
+                        row["in_reply_to_tweetid"] = str(first_id - 2 * 10**9 + slot)
+                        row["in_reply_to_userid"] = members[0]["userid"]
+                    elif behaviour == "hashtag":
+                        row["hashtags"] = _list_value([f"Planted{token}"], layout, "[]")
+                    rows.append(row)
+    return rows
+
+
+def planted_pairs(groups):
+    """Every ordered pair of accounts of the same planted group."""
+    return {(a["userid"], b["userid"]) for members in groups
+            for a in members for b in members if a is not b}
+
+
 # --- The bundled demo ----------------------------------------------------------
 
 # Hand-written rows that show what the archives hold and what breaks
@@ -211,6 +313,25 @@ def _demo_campaign(name, layout, n, seed, year, first_id):
     return users, rows
 
 
+def _demo_planted():
+    """Three planted groups for the demo, labelled synthetic in their
+    profiles: {campaign: (accounts, tweets)}. Group 1 (5 accounts) is in
+    synthetic_202012; group 2 (4) has two accounts in synthetic_201810 and
+    two in synthetic_201906, an edge across campaigns; group 3 (3) is in
+    synthetic_201906. Each retweets, posts and links together three times."""
+    groups = make_planted_groups([5, 4, 3], "2019", seed=21, created="2018-11")
+    rows = planted_tweets(groups, "2019", seed=22, first_id=95 * 10**16, events=3,
+                          behaviours=("retweet", "text", "link"), year=2019,
+                          background=make_users(12, "2019", seed=2))
+    homes = {"synthetic_202012": groups[0], "synthetic_201810": groups[1][:2],
+             "synthetic_201906": groups[1][2:] + groups[2]}
+    planted = {}
+    for campaign, accounts in homes.items():
+        ids = {user["userid"] for user in accounts}
+        planted[campaign] = (accounts, [row for row in rows if row["userid"] in ids])
+    return planted
+
+
 def write_demo(root):
     """Write the demo archives under root, in three real layouts."""
     import os
@@ -220,8 +341,11 @@ def write_demo(root):
         os.makedirs(os.path.dirname(full), exist_ok=True)
         return full
 
+    planted = _demo_planted()
+
     # 2018 layout, bucket mirror, one zip each for tweets and users.
     users, rows = _demo_campaign("synthetic_201810", "2018", 120, 1, 2016, 7 * 10**17)
+    users, rows = users + planted["synthetic_201810"][0], rows + planted["synthetic_201810"][1]
     write_zip(path("hashed", "2018_10", "synthetic_201810", "synthetic_201810_tweets_csv_hashed.zip"),
               {"synthetic_201810_tweets_csv_hashed.csv": tweets_csv_text(rows, "2018")})
     write_zip(path("hashed", "2018_10", "synthetic_201810", "synthetic_201810_users_csv_hashed.zip"),
@@ -230,6 +354,7 @@ def write_demo(root):
     # 2019 layout: the member is named unlike its zip, macOS junk beside it.
     users, rows = _demo_campaign("synthetic_201906", "2019", 100, 2, 2018, 8 * 10**17)
     shared = dict(rows[-1])
+    users, rows = users + planted["synthetic_201906"][0], rows + planted["synthetic_201906"][1]
     write_zip(path("hashed", "2019_06", "synthetic_201906", "synthetic_201906_tweets_csv_hashed.zip"),
               {"synthetic_linked_tweets_csv_hashed.csv": tweets_csv_text(rows, "2019"),
                "__MACOSX/._synthetic_linked_tweets_csv_hashed.csv": "\x00\x05junk",
@@ -244,6 +369,7 @@ def write_demo(root):
     shared.update({key: value for key, value in rows[-1].items() if key in USERS_HEADER})
     shared["poll_choices"] = ""
     rows.append(shared)  # the same tweet in two campaigns: both keep it
+    users, rows = users + planted["synthetic_202012"][0], rows + planted["synthetic_202012"][1]
     half = len(rows) // 2
     write_zip(path("hashed", "2020_12", "synthetic_202012", "synthetic_202012_tweets_csv_hashed.zip"),
               {"tweets/synthetic_202012_tweets_csv_hashed_1.csv": "\ufeff" + tweets_csv_text(rows[:half], "2020"),
