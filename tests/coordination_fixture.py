@@ -1,7 +1,6 @@
-"""Coordination tables for the serving-side tests, until the build computes
-them: the shared DDL (the coordination tables' interface), filled on a copy
-of the demo database with planted groups whose figures hold together the
-way the build guarantees (every edge's weight is its number of evidence
+"""Coordination tables for the serving-side tests: the build's own tables
+(schema.py), filled on a copy of the demo database with planted groups
+whose figures hold together the way the build guarantees (every edge's weight is its number of evidence
 rows, run counts are the counts of their rows, a group's size is its
 number of members). Hostile text goes in the profile and tweet text of
 accounts in the network, for the escaping tests."""
@@ -11,73 +10,10 @@ import random
 import shutil
 import sqlite3
 
-DDL = """
-CREATE TABLE coordination_runs (
-  id INTEGER PRIMARY KEY,
-  kind TEXT NOT NULL,
-  window_minutes INTEGER NOT NULL,
-  min_weight INTEGER NOT NULL,
-  scope TEXT NOT NULL,
-  is_default INTEGER NOT NULL DEFAULT 0,
-  parameters TEXT NOT NULL,
-  created TEXT NOT NULL,
-  edge_count INTEGER NOT NULL DEFAULT 0,
-  account_count INTEGER NOT NULL DEFAULT 0,
-  group_count INTEGER NOT NULL DEFAULT 0,
-  UNIQUE (kind, window_minutes, min_weight, scope)
-);
-CREATE TABLE coordination_edges (
-  run_id INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  userid_a TEXT NOT NULL,
-  userid_b TEXT NOT NULL,
-  campaign_a TEXT NOT NULL,
-  campaign_b TEXT NOT NULL,
-  weight INTEGER NOT NULL,
-  weight_reverse INTEGER NOT NULL,
-  symmetry REAL NOT NULL,
-  first_time TEXT, last_time TEXT,
-  PRIMARY KEY (run_id, userid_a, userid_b)
-);
-CREATE TABLE coordination_evidence (
-  run_id INTEGER NOT NULL,
-  userid_a TEXT NOT NULL,
-  userid_b TEXT NOT NULL,
-  tweetid_a INTEGER NOT NULL,
-  tweetid_b INTEGER NOT NULL,
-  object TEXT NOT NULL,
-  minutes_apart INTEGER NOT NULL,
-  PRIMARY KEY (run_id, userid_a, userid_b, tweetid_a)
-) WITHOUT ROWID;
-CREATE TABLE coordination_groups (
-  run_id INTEGER NOT NULL,
-  userid TEXT NOT NULL,
-  group_id INTEGER NOT NULL,
-  campaign TEXT,
-  PRIMARY KEY (run_id, userid)
-);
-CREATE TABLE coordination_group_summaries (
-  run_id INTEGER NOT NULL,
-  group_id INTEGER NOT NULL,
-  size INTEGER NOT NULL,
-  campaigns TEXT NOT NULL,
-  first_created TEXT, last_created TEXT,
-  top_hashtags TEXT NOT NULL,
-  top_domains TEXT NOT NULL,
-  tweets INTEGER NOT NULL,
-  coordinated_tweets INTEGER NOT NULL,
-  coordinated_share REAL NOT NULL,
-  PRIMARY KEY (run_id, group_id)
-);
-"""
+from datasette_tei import schema
 
-# The indexes the network page reads by (asked of the build; the page is
-# correct without them, and slower on large runs: benchmarks/network_page.py).
-SERVING_INDEXES = """
-CREATE INDEX coordination_edges_campaign_a ON coordination_edges (run_id, campaign_a, weight);
-CREATE INDEX coordination_edges_campaign_b ON coordination_edges (run_id, campaign_b, weight);
-CREATE INDEX coordination_groups_campaign ON coordination_groups (run_id, campaign, group_id);
-"""
+TABLES = ("coordination_runs", "coordination_edges", "coordination_evidence",
+          "coordination_groups", "coordination_group_summaries")
 
 HOSTILE_NAME = '<script>alert("tei")</script>"><img src=x onerror=alert(1)>\x01&amp;'
 HOSTILE_TEXT = "'><svg onload=alert(2)> \x0b\x1f ]]> <!-- &lt; \x00 tail"
@@ -95,11 +31,28 @@ def copy_demo(demo_db, path):
     return str(path)
 
 
+def without_coordination(demo_db, path):
+    """A copy of the demo as a database built before the networks existed."""
+    conn = sqlite3.connect(copy_demo(demo_db, path))
+    for table in TABLES:
+        conn.execute(f"DROP TABLE [{table}]")
+    conn.commit()
+    conn.close()
+    return str(path)
+
+
 def add_coordination(path, seed=13, hostile=True, indexes=True):
     """Create and fill the coordination tables in the database at `path`."""
     rng = random.Random(seed)
     conn = sqlite3.connect(path)
-    conn.executescript(DDL + (SERVING_INDEXES if indexes else ""))
+    # The build computed the demo's own networks: replaced here by planted
+    # ones, in the tables as the build declares them (schema.py).
+    for table in TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS [{table}]")
+    schema.ensure_coordination_schema(conn)
+    if not indexes:
+        for table, columns in schema.COORDINATION_INDEXES:
+            conn.execute(f"DROP INDEX [{schema.index_name(table, columns)}]")
     users = conn.execute(
         "SELECT userid, campaign, account_creation_date FROM users ORDER BY campaign, userid"
     ).fetchall()
@@ -190,7 +143,9 @@ def add_coordination(path, seed=13, hostile=True, indexes=True):
                 f"FROM coordination_evidence WHERE run_id = ? AND userid_b IN ({marks}))",
                 [number, *people, number, *people]).fetchone()[0]
             conn.execute(
-                "INSERT INTO coordination_group_summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO coordination_group_summaries (run_id, group_id, size, campaigns, "
+                "first_created, last_created, top_hashtags, top_domains, tweets, coordinated_tweets, "
+                "coordinated_share) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (number, gid, len(people),
                  json.dumps(sorted({campaign_of[u] for u in people})),
                  created[0], created[1],

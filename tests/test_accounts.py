@@ -74,7 +74,9 @@ async def test_account_json_has_profile_campaigns_figures_and_timeline(ds, db):
     assert figures["source"] == "live"
     assert len(figures["hours"]) == 24
     assert section["timeline"] and section["timeline"][0]["tweetid"]
-    assert section["partners"] is None  # no coordination tables
+    # Its coordination partners: every edge from it in the networks the build computed.
+    edges = query(db, "SELECT run_id, userid_b, weight FROM coordination_edges WHERE userid_a = ?", (userid,))
+    assert sorted((p["run_id"], p["userid_b"], p["weight"]) for p in section["partners"]) == sorted(edges)
 
 
 @pytest.mark.asyncio
@@ -277,21 +279,6 @@ async def test_account_of_a_private_database_is_404_and_a_private_instance_403(d
     assert [s["database"] for s in data["databases"]] == ["tei", "other"]
 
 
-COORDINATION = """
-CREATE TABLE coordination_runs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, window_minutes INTEGER NOT NULL,
-  min_weight INTEGER NOT NULL, scope TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,
-  parameters TEXT NOT NULL, created TEXT NOT NULL, edge_count INTEGER NOT NULL DEFAULT 0,
-  account_count INTEGER NOT NULL DEFAULT 0, group_count INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE coordination_edges (run_id INTEGER NOT NULL, kind TEXT NOT NULL, userid_a TEXT NOT NULL,
-  userid_b TEXT NOT NULL, campaign_a TEXT NOT NULL, campaign_b TEXT NOT NULL, weight INTEGER NOT NULL,
-  weight_reverse INTEGER NOT NULL, symmetry REAL NOT NULL, first_time TEXT, last_time TEXT,
-  PRIMARY KEY (run_id, userid_a, userid_b));
-CREATE TABLE coordination_evidence (run_id INTEGER NOT NULL, userid_a TEXT NOT NULL, userid_b TEXT NOT NULL,
-  tweetid_a INTEGER NOT NULL, tweetid_b INTEGER NOT NULL, object TEXT NOT NULL, minutes_apart INTEGER NOT NULL,
-  PRIMARY KEY (run_id, userid_a, userid_b, tweetid_a)) WITHOUT ROWID;
-"""
-
-
 @pytest.mark.asyncio
 async def test_coordination_partners_link_to_their_evidence(db, tmp_path):
     path = copy(db, tmp_path)
@@ -300,8 +287,12 @@ async def test_coordination_partners_link_to_their_evidence(db, tmp_path):
     tweets_a = [r[0] for r in query(path, "SELECT tweetid FROM tweets WHERE userid = ? LIMIT 3", (a,))]
     tweet_b = query(path, "SELECT tweetid FROM tweets WHERE userid = ? LIMIT 1", (b,))[0][0]
     conn = sqlite3.connect(path)
-    conn.executescript(COORDINATION)
-    conn.execute("INSERT INTO coordination_runs VALUES (1, 'co_retweet', 10, 2, '*', 1, '{}', 'now', 1, 2, 1)")
+    # The build's own networks replaced by one planted edge, in the build's tables.
+    for table in ("coordination_runs", "coordination_edges", "coordination_evidence"):
+        conn.execute(f"DELETE FROM [{table}]")
+    conn.execute("INSERT INTO coordination_runs (id, kind, window_minutes, min_weight, scope, is_default, "
+                 "parameters, created, edge_count, account_count, group_count) "
+                 "VALUES (1, 'co_retweet', 10, 2, '*', 1, '{}', 'now', 1, 2, 1)")
     conn.execute("INSERT INTO coordination_edges VALUES (1, 'co_retweet', ?, ?, 'p', 'p', 3, 1, 0.33, NULL, NULL)",
                  (a, b))
     conn.executemany("INSERT INTO coordination_evidence VALUES (1, ?, ?, ?, ?, 'x', 1)",

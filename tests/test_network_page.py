@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from datasette.app import Datasette
 
-from coordination_fixture import HOSTILE_NAME, add_coordination, copy_demo
+from coordination_fixture import HOSTILE_NAME, add_coordination, copy_demo, without_coordination
 from datasette_tei import network_page, queries
 
 DATASETTE_1 = hasattr(Datasette, "add_query")
@@ -36,6 +36,12 @@ def make(files, allow=None, database_allow=None):
 async def started(ds):
     await ds.invoke_startup()
     return ds
+
+
+@pytest.fixture(scope="module")
+def plain_db(demo_db, tmp_path_factory):
+    """Served under the demo's name, without the coordination tables."""
+    return without_coordination(demo_db, tmp_path_factory.mktemp("plain") / "demo.db")
 
 
 @pytest.fixture(scope="module")
@@ -210,12 +216,12 @@ async def test_hostile_names_are_escaped_in_html_svg_and_json(ds):
 
 
 @pytest.mark.asyncio
-async def test_campaign_page_links_its_network_only_with_the_tables(ds, demo_db):
+async def test_campaign_page_links_its_network_only_with_the_tables(ds, plain_db):
     page = (await get(ds, f"/-/tei/{CAMPAIGN}")).text
     assert f'href="/-/tei/{CAMPAIGN}/network"' in page
     assert (await get(ds, f"/-/tei/{CAMPAIGN}.json")).json()["links"]["network"] == \
         f"/-/tei/{CAMPAIGN}/network"
-    plain = await started(make([demo_db]))
+    plain = await started(make([plain_db]))
     assert "/network" not in (await get(plain, f"/-/tei/{CAMPAIGN}")).text
     page = (await get(plain, f"/-/tei/{CAMPAIGN}/network")).text
     assert "No networks computed" in page and "datasette-tei coordinate" in page
@@ -310,8 +316,8 @@ async def test_evidence_query_shows_both_directions_with_the_tweets(ds, coord_db
 
 
 @pytest.mark.asyncio
-async def test_evidence_query_only_where_the_tables_exist(demo_db, ds):
-    plain = await started(make([demo_db]))
+async def test_evidence_query_only_where_the_tables_exist(plain_db, ds):
+    plain = await started(make([plain_db]))
     await get(plain, f"/demo/{queries.EVIDENCE_QUERY}.json?userid_a=x&userid_b=y", status=404)
     # With the tables, it does not hide the evidence table either.
     assert (await get(ds, "/coord/coordination_evidence.json?_shape=array&run_id=1&_size=5")).json()[0][
