@@ -62,6 +62,10 @@ def server(tmp_path_factory):
 def test_a_huge_argument_ends_within_the_time_limit(server, name):
     sql = ROWS + f"SELECT count({ATTACKS[name]}) FROM n"
     url = server.base + "/tei.json?" + urllib.parse.urlencode({"sql": sql})
+    # SQLite makes the 30 MB argument in one step nothing interrupts: its
+    # time, on this machine under its present load, is allowed on top.
+    _, _, making = timed_get(server.base + "/tei.json?" + urllib.parse.urlencode(
+        {"sql": f"SELECT length({HUGE})"}))
     attack = {}
     thread = threading.Thread(target=lambda: attack.update(zip(("status", "body", "seconds"),
                                                                timed_get(url))))
@@ -69,10 +73,11 @@ def test_a_huge_argument_ends_within_the_time_limit(server, name):
     time.sleep(0.1)
     status, _, plain = timed_get(server.base + "/tei/campaigns.json?_shape=array")
     thread.join()
-    print(f"{name}: {attack['status']} in {attack['seconds']:.2f} s; a plain request meanwhile {plain:.2f} s")
+    print(f"{name}: {attack['status']} in {attack['seconds']:.2f} s (the argument alone {making:.2f} s); "
+          f"a plain request meanwhile {plain:.2f} s")
     assert status == 200
     assert attack["status"] in (200, 400), attack["body"][:300]
-    assert attack["seconds"] < LIMIT_MS / 1000 + MARGIN, (name, attack["seconds"])
+    assert attack["seconds"] < LIMIT_MS / 1000 + MARGIN + 2 * making, (name, attack["seconds"], making)
     assert plain < QUICK, (name, plain)
 
 
