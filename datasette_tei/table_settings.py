@@ -34,6 +34,7 @@ HIDDEN_TABLES = (
     "campaign_months",
     "campaign_hours",
     "campaign_account_months",
+    "campaign_days",
     "campaign_top",
     "campaign_top_all",
     "campaign_creation_days",

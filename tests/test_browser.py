@@ -116,7 +116,7 @@ def test_campaign_pages_in_chromium(server, page, demo_db):
         box = charts.nth(i).bounding_box()
         assert box and box["width"] > 200 and box["height"] > 30
     assert page.locator("svg.tei-chart rect").count() > 24
-    assert page.locator("svg.tei-heatmap rect").count() == 7 * 24
+    assert page.locator("svg.tei-heatmap rect title").count() == 7 * 24
     tip = page.locator("#months svg.tei-chart rect title").first.text_content()
     assert tip.startswith("20") and ":" in tip
     OUTPUT.mkdir(exist_ok=True)
