@@ -125,9 +125,7 @@ def figures(conn, userid):
     peak = _top(days, 1)
     # The days only where the chart draws them (time_bins): a stored
     # account's figures stay small whatever its span.
-    dated = [d for d in days if time_bins.as_date(d)]
-    span = (time_bins.as_date(max(dated)) - time_bins.as_date(min(dated))).days + 1 if dated else 0
-    by_day = sorted(days.items()) if 0 < span <= time_bins.WEEK_SPAN and len(dated) == len(days) else []
+    by_day = sorted(days.items()) if days and time_bins.within_weeks(min(days), max(days)) else []
     return {
         "tweets": total,
         "retweets": retweets,

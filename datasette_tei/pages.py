@@ -82,6 +82,20 @@ def read_campaigns(conn):
     return campaigns
 
 
+def _short_span_days(conn, tables, table, key, campaign):
+    """The campaign's rows of a per-day table when its span is charted by
+    day or week; None otherwise (charted by month), read from the
+    (campaign, day) key: first and last day, then the days if few."""
+    if table not in tables:
+        return None
+    first, last = conn.execute(f"SELECT min(day), max(day) FROM [{table}] WHERE campaign = ?",
+                               (campaign,)).fetchone()
+    if not time_bins.within_weeks(first, last):
+        return None
+    return _dicts(conn.execute(f"SELECT day, [{key}] FROM [{table}] WHERE campaign = ? ORDER BY day",
+                               (campaign,)))
+
+
 def read_campaign(conn, name):
     """One campaign's page data, or None when the database does not hold it.
 
@@ -113,9 +127,8 @@ def read_campaign(conn, name):
         "SELECT month, tweets FROM campaign_months WHERE campaign = :campaign ORDER BY month",
     )
     # Days, weeks or months, by the span (time_bins.py); None: no days stored.
-    days = query("campaign_days", "SELECT day, tweets FROM campaign_days "
-                 "WHERE campaign = :campaign ORDER BY day") if "campaign_days" in tables else None
-    data["tweet_bins"] = time_bins.choose(days, data["months"], "tweets")
+    data["tweet_bins"] = time_bins.choose(
+        _short_span_days(conn, tables, "campaign_days", "tweets", name), data["months"], "tweets")
     by_cell = query(
         "campaign_hours",
         "SELECT weekday, hour, tweets FROM campaign_hours WHERE campaign = :campaign "
@@ -134,9 +147,9 @@ def read_campaign(conn, name):
         "SELECT month, accounts FROM campaign_account_months WHERE campaign = :campaign "
         "ORDER BY month",
     )
-    days = query(CREATION_DAYS, f"SELECT day, accounts FROM {CREATION_DAYS} "
-                 "WHERE campaign = :campaign ORDER BY day") if CREATION_DAYS in tables else None
-    data["account_bins"] = time_bins.choose(days, data["account_months"], "accounts")
+    data["account_bins"] = time_bins.choose(
+        _short_span_days(conn, tables, CREATION_DAYS, "accounts", name), data["account_months"],
+        "accounts")
     for key, kind, _, _ in TOP_TABLES:
         rows = []
         if "campaign_top" in tables:

@@ -5,7 +5,7 @@ aggregate millions of rows per request.
 transaction, in these passes over the campaign's rows:
 
 1. the (campaign, tweet_time) index only: tweets per hour bucket, from which
-   months, hours of the day and weekdays are derived;
+   days, months, hours of the day and weekdays are derived;
 2. the rows: tweets grouped by account, language, client and retweeted
    account, from which the tables of languages, clients, most active and
    most retweeted accounts are derived, and the campaign's tweeting

@@ -26,6 +26,12 @@ def as_date(text):
         return None
 
 
+def within_weeks(first, last):
+    """Whether days from `first` to `last` are charted by day or week."""
+    start, end = as_date(first), as_date(last)
+    return bool(start and end) and (end - start).days + 1 <= WEEK_SPAN
+
+
 def month_after(month):
     """'2016-12' -> '2017-01'; None for anything that is not a month."""
     try:
