@@ -88,8 +88,8 @@ def _short_span_days(conn, tables, table, key, campaign):
     (campaign, day) key: first and last day, then the days if few."""
     if table not in tables:
         return None
-    first, last = conn.execute(f"SELECT min(day), max(day) FROM [{table}] WHERE campaign = ?",
-                               (campaign,)).fetchone()
+    first, last = conn.execute(f"SELECT min(day), max(day) FROM [{table}] WHERE campaign = ? "
+                               "AND day > ''", (campaign,)).fetchone()
     if not time_bins.within_weeks(first, last):
         return None
     return _dicts(conn.execute(f"SELECT day, [{key}] FROM [{table}] WHERE campaign = ? ORDER BY day",

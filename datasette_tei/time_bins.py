@@ -71,6 +71,8 @@ def choose(days, months, key):
     an earlier version built), or with a day that is not a date, months."""
     counts = {}
     for row in days or ():
+        if not row["day"]:
+            continue  # tweets without a time: on no time chart
         day = as_date(row["day"])
         if day is None:
             return _by_months(months, key)
