@@ -194,12 +194,19 @@ def test_walk_the_demo(browser, server, demo_db):
         page.go_back()
         page.wait_for_url(f"**/-/tei/{name}")
 
-    # An account page, from the campaign's most active accounts.
+    # An account page, from the campaign's most active accounts, and its
+    # timeline as the canned query has it.
     page.locator("#active_accounts td a").first.click()
     page.wait_for_url("**/-/tei/accounts/**")
     walk.check_figures(at_least=10)
     assert page.locator("svg.tei-chart a").count() >= 2
     walk.shot("account")
+    userid = urllib.parse.unquote(page.url.rsplit("/", 1)[1])
+    tweets = int(page.locator(".tei-headline dd a").first.inner_text().replace(",", ""))
+    walk.open("/demo/user_timeline?" + urllib.parse.urlencode({"userid": userid}))
+    walk.check_figures()
+    assert rows_behind(f"{walk.base}/demo/user_timeline?" + urllib.parse.urlencode(
+        {"userid": userid})) == tweets
 
     # The search, from the campaign page's link, with a word of its tweets.
     walk.open(f"/-/tei/{name}")
@@ -212,6 +219,13 @@ def test_walk_the_demo(browser, server, demo_db):
     assert page.locator("td.col-tweet_text").count() >= 1
     walk.check_figures()
     walk.shot("search")
+    found = {}
+    for campaign in (name, ""):
+        walk.open("/demo/search?" + urllib.parse.urlencode({"q": "election", "campaign": campaign}))
+        walk.check_figures()
+        found[campaign] = rows_behind(f"{walk.base}/demo/search?" + urllib.parse.urlencode(
+            {"q": "election", "campaign": campaign}))
+    assert found[""] > found[name] > 0
 
     # Every canned query, for the campaign and for all (an empty campaign):
     # its title, rows, and all campaigns hold at least what one does.
@@ -235,6 +249,12 @@ def test_walk_the_demo(browser, server, demo_db):
     page = walk.open(f"/-/tei/{name}/network")
     walk.check_figures(at_least=1)
     walk.shot("network")
+    # Why two accounts are linked: the canned query coordination_evidence_pair.
+    page.locator("a", has_text="why?").first.click()
+    page.wait_for_load_state()
+    assert "/demo/coordination_evidence_pair?" in page.url
+    walk.check_figures()
+    assert rows_behind(page.url) > 0
     assert walk.checked > 100
     walk.close()
 
