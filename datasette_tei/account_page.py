@@ -15,7 +15,7 @@ import urllib.parse
 
 from markupsafe import Markup, escape
 
-from . import access, accounts, pages
+from . import access, accounts, pages, time_bins
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
@@ -90,6 +90,12 @@ def add_links(datasette, database, userid, data, path):
     data["links"] = links
     for row in f.get("months", []):
         row["url"] = tweets(tweet_time__glob=glob_prefix(row["month"]), _sort="tweet_time")
+    # Days, weeks or months by the span (time_bins.py); days are stored
+    # only for spans that are charted by day or week.
+    f["tweet_bins"] = time_bins.choose(f.pop("days", None), f.get("months", []), "tweets")
+    for row in f["tweet_bins"][1]:
+        row["url"] = row["end"] and tweets(tweet_time__gte=row["start"], tweet_time__lt=row["end"],
+                                           _sort="tweet_time")
     for row in f.get("hours", []):
         row["url"] = tweets(tweet_time__glob=hour_glob(row["hour"]), _sort="tweet_time")
     for key, column in (("languages", "tweet_language"), ("clients", "tweet_client_name")):
@@ -167,13 +173,9 @@ def _hashtags(text, base):
 
 
 def charts(f):
-    months = pages._fill_months(f.get("months", []), "tweets")
     return {
-        "months": pages.bar_chart([(m["month"], m["tweets"], m.get("url")) for m in months],
-                                  label="Tweets per month"),
-        "hours": pages.bar_chart(
-            [(f"{h['hour']:02d}:00 UTC", h["tweets"], h.get("url")) for h in f.get("hours", [])],
-            height=110, label="Tweets by hour of day (UTC)"),
+        "months": pages.time_chart(*f["tweet_bins"], "tweets", "Tweets"),
+        "hours": pages.hour_chart(f.get("hours", []), height=110),
     }
 
 

@@ -15,7 +15,7 @@ import functools
 import json
 from collections import Counter
 
-from . import summaries
+from . import summaries, time_bins
 from .schema import now
 
 # Accounts with at least this many tweets get their figures stored by the
@@ -123,6 +123,9 @@ def figures(conn, userid):
         for name in seen:
             domains[name] += 1
     peak = _top(days, 1)
+    # The days only where the chart draws them (time_bins): a stored
+    # account's figures stay small whatever its span.
+    by_day = sorted(days.items()) if days and time_bins.within_weeks(min(days), max(days)) else []
     return {
         "tweets": total,
         "retweets": retweets,
@@ -133,6 +136,7 @@ def figures(conn, userid):
         "peak_day": peak[0]["value"] if peak else None,
         "peak_day_tweets": peak[0]["tweets"] if peak else 0,
         "months": [{"month": m, "tweets": n} for m, n in sorted(months.items())],
+        "days": [{"day": d, "tweets": n} for d, n in by_day],
         "hours": [{"hour": h, "tweets": hours.get(h, 0)} for h in range(24)],
         "languages": _top(languages, None),
         "clients": _top(clients, None),

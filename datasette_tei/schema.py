@@ -225,6 +225,15 @@ VIEWS = {
 SELECT t.campaign AS in_campaign, t.* FROM tweets t
 UNION ALL
 SELECT s.campaign AS in_campaign, t.* FROM shared_tweets s JOIN tweets t ON t.tweetid = s.tweetid""",
+    # The same rows with the weekday (0 is Sunday) and hour of their UTC
+    # time, by the expressions summaries.py counts campaign_hours with: the
+    # hour chart's bars and the heatmap's cells link here
+    # (`?in_campaign=X&weekday=1&hour=14`). CAST gives the columns integer
+    # affinity, so that the filter's text '14' compares equal to 14.
+    "campaign_tweet_hours": """CREATE VIEW IF NOT EXISTS [campaign_tweet_hours] AS
+SELECT CAST(strftime('%w', substr(tweet_time, 1, 10)) AS INTEGER) AS weekday,
+       CAST(substr(tweet_time, 12, 2) AS INTEGER) AS hour, *
+FROM campaign_tweets""",
 }
 # What the network pages read: a campaign's strongest edges, an account's
 # incoming edges, a group's members. Created with the tables (they are

@@ -5,7 +5,7 @@ aggregate millions of rows per request.
 transaction, in these passes over the campaign's rows:
 
 1. the (campaign, tweet_time) index only: tweets per hour bucket, from which
-   months, hours of the day and weekdays are derived;
+   days, months, hours of the day and weekdays are derived;
 2. the rows: tweets grouped by account, language, client and retweeted
    account, from which the tables of languages, clients, most active and
    most retweeted accounts are derived, and the campaign's tweeting
@@ -39,8 +39,9 @@ RETWEETED_KEEP = 500
 # summaries computed with them) mean changes: a build then recomputes every
 # campaign's, so that running it again updates a database an earlier
 # version built. 2: shared tweets in tweeting_accounts and the active
-# period; account_summaries.
-VERSION = "2"
+# period; account_summaries. 3: campaign_days, from which the pages draw
+# days or weeks for short spans (accounts created: campaign_creation_days).
+VERSION = "3"
 META_KEY = "summaries_version"
 
 WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
@@ -59,6 +60,14 @@ SUMMARY_TABLES = {
   [hour] INTEGER NOT NULL,
   [tweets] INTEGER NOT NULL,
   PRIMARY KEY ([campaign], [weekday], [hour])
+) WITHOUT ROWID""",
+    # Tweets per UTC day ('YYYY-MM-DD'): a campaign active for weeks is
+    # charted by day, one active for a year or two by week (summed here).
+    "campaign_days": """CREATE TABLE IF NOT EXISTS [campaign_days] (
+  [campaign] TEXT NOT NULL,
+  [day] TEXT NOT NULL,
+  [tweets] INTEGER NOT NULL,
+  PRIMARY KEY ([campaign], [day])
 ) WITHOUT ROWID""",
     "campaign_account_months": """CREATE TABLE IF NOT EXISTS [campaign_account_months] (
   [campaign] TEXT NOT NULL,
@@ -104,6 +113,9 @@ SUMMARY_TABLES = {
 
 # What the campaign pages read.
 PAGE_TABLES = ("campaign_months", "campaign_hours", "campaign_account_months", "campaign_top")
+# Also read by the pages, which chart months without them (a database an
+# earlier version built), so not reported missing.
+DAY_TABLES = ("campaign_days",)
 
 SUMMARY_INDEXES = (
     "CREATE INDEX IF NOT EXISTS [idx_shared_values_campaigns] ON [shared_values] "
@@ -193,7 +205,7 @@ def refresh(conn, campaign, add_users=None, reader=None):
     ensure(conn)
     p = {"campaign": campaign}
     _remember_shared(conn, p)
-    for table in PAGE_TABLES:
+    for table in PAGE_TABLES + DAY_TABLES:
         conn.execute(f"DELETE FROM [{table}] WHERE campaign = :campaign", p)
 
     def lists(other):
@@ -279,6 +291,12 @@ def _time_summaries(conn, p):
     conn.execute(
         """INSERT INTO campaign_months (campaign, month, tweets)
         SELECT :campaign, substr(bucket, 1, 7), sum(tweets) FROM _tei_hours
+        GROUP BY 2""",
+        p,
+    )
+    conn.execute(
+        """INSERT INTO campaign_days (campaign, day, tweets)
+        SELECT :campaign, substr(bucket, 1, 10), sum(tweets) FROM _tei_hours
         GROUP BY 2""",
         p,
     )

@@ -34,6 +34,7 @@ HIDDEN_TABLES = (
     "campaign_months",
     "campaign_hours",
     "campaign_account_months",
+    "campaign_days",
     "campaign_top",
     "campaign_top_all",
     "campaign_creation_days",
@@ -163,6 +164,7 @@ TABLES = {
         "description": "Precomputed tweets per weekday (0 = Sunday) and hour, UTC, per campaign.",
     },
     "campaign_account_months": {"description": "Precomputed accounts created per month per campaign."},
+    "campaign_days": {"description": "Precomputed tweets per UTC day per campaign."},
     "campaign_top": {
         "description": (
             "Precomputed rankings per campaign: kind is language, client, hashtag, domain, "

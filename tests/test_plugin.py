@@ -674,6 +674,10 @@ def test_month_helpers():
 def test_heatmap_has_a_cell_per_hour_and_weekday():
     from datasette_tei import pages
 
-    svg = str(pages.heatmap([{"weekday": 0, "hour": 23, "tweets": 5}, {"weekday": 1, "hour": 0, "tweets": 1}]))
-    assert svg.count("<rect") == 7 * 24
+    svg = str(pages.heatmap([{"weekday": 0, "hour": 23, "tweets": 5, "url": "/a?b=1&c=2"},
+                             {"weekday": 1, "hour": 0, "tweets": 1}]))
+    assert svg.count("<title>") == 7 * 24  # a cell each (the legend's swatches have none)
     assert "Sunday 23:00 UTC: 5 tweets" in svg and "Monday 00:00 UTC: 1 tweets" in svg
+    # A cell with its url is a link (escaped); the legend runs from 1 to the peak.
+    assert svg.count("<a ") == 1 and '<a href="/a?b=1&amp;c=2"><rect' in svg
+    assert "Tweets an hour" in svg and '>5</text>' in svg and '>1</text>' in svg
