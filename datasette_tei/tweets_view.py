@@ -77,6 +77,8 @@ def _whole(value):
     return (isinstance(value, (str, int)) and _WHOLE.fullmatch(str(value)) is not None
             and -2**63 <= int(value) < 2**63)
 
+
+# The count of `?campaign=X` as the build counted it: 0 for no such campaign.
 CAMPAIGN_COUNT_SQL = f"""select coalesce((select count from [{facet_counts.TABLE}]
 where type = 'column' and facet = 'campaign' and campaign = :p0 and value = :p0), 0)"""
 
