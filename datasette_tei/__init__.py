@@ -10,7 +10,7 @@ from datasette import hookimpl, hookspecs
 from markupsafe import Markup, escape
 
 from . import (access, account_page, accounts, exports, facet_counts, network_page, pages, queries,
-               search, served, table_settings, zeroconf)
+               search, served, table_settings, tweets_view, zeroconf)
 from .schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
@@ -97,11 +97,16 @@ MMAP_BYTES = 2**31 - 2**16  # the largest size SQLite builds allow by default
 # databases only, each bounded (search.MAX_*): Datasette's time limit
 # cannot stop a call once it has started.
 @hookimpl(trylast=True)
-def prepare_connection(conn):
+def prepare_connection(conn, database, datasette):
     if is_tei_database(conn):
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         search.register_search_functions(conn)
         search.read_searches_as_indexed(conn)
+        # ?_search= and a campaign's count read from the index and the
+        # build's figures (tweets_view.py).
+        db = datasette.databases.get(database) if datasette is not None else None
+        if db is not None:
+            tweets_view.install(db)
 
 
 @hookimpl(hookwrapper=True)
