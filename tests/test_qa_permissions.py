@@ -1,0 +1,50 @@
+"""Permissions where the pieces meet: an owner who closes a table the
+account page or the exports read sees it closed there too, on 0.65 and 1.0."""
+import pathlib
+import sqlite3
+import urllib.parse
+
+import pytest
+from datasette.app import Datasette
+
+DATASETTE_1 = hasattr(Datasette, "add_query")
+ROOT = {"id": "root"}
+
+
+def serve(path, settings):
+    return Datasette([path], **({"config": settings} if DATASETTE_1 else {"metadata": settings}))
+
+
+async def get(ds, path, actor=None):
+    cookies = {"ds_actor": ds.sign({"a": actor}, "actor")} if actor else {}
+    return await ds.client.get(path, cookies=cookies)
+
+
+def partnered_account(path):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT userid_a, userid_b FROM coordination_edges "
+                            "ORDER BY weight DESC, userid_a LIMIT 1").fetchone()
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("closed", ["coordination_edges", "coordination_runs", "coordination_evidence"])
+async def test_account_page_hides_partners_from_closed_coordination_tables(demo_db, closed):
+    name = pathlib.Path(demo_db).stem
+    userid, partner = partnered_account(demo_db)
+    ds = serve(demo_db, {"databases": {name: {"tables": {closed: {"allow": ROOT}}}}})
+    await ds.invoke_startup()
+    path = "/-/tei/accounts/" + urllib.parse.quote(userid, safe="")
+    # The owner's root sees the partners ...
+    opened = (await get(ds, path + ".json", ROOT)).json()["databases"][0]
+    assert partner in [e["userid_b"] for e in opened["partners"]]
+    # ... anyone else sees the account, but not the closed table's rows.
+    anonymous = await get(ds, path + ".json")
+    assert anonymous.status_code == 200
+    section = anonymous.json()["databases"][0]
+    assert section["partners"] is None
+    page = await get(ds, path)
+    assert page.status_code == 200
+    assert "Coordination partners" not in page.text and "coordination_evidence" not in page.text
