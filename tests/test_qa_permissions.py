@@ -48,3 +48,36 @@ async def test_account_page_hides_partners_from_closed_coordination_tables(demo_
     page = await get(ds, path)
     assert page.status_code == 200
     assert "Coordination partners" not in page.text and "coordination_evidence" not in page.text
+
+
+@pytest.mark.asyncio
+async def test_network_page_links_an_id_ending_in_json_to_its_own_page(demo_db, tmp_path):
+    # User ids come from the archives, hostile ones included: a node named
+    # "<id>.json" must link to its own page, not to the JSON of <id>.
+    import shutil
+
+    path = str(tmp_path / "demo.db")
+    shutil.copy(demo_db, path)
+    userid, partner = partnered_account(path)
+    odd = userid + ".json"
+    conn = sqlite3.connect(path)
+    for table in ("coordination_edges", "coordination_evidence", "coordination_groups"):
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+        for column in ("userid", "userid_a", "userid_b"):
+            if column in columns:
+                conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (odd, userid))
+    conn.execute("UPDATE tweets SET userid = ? WHERE userid = ?", (odd, userid))
+    conn.execute("UPDATE users SET userid = ? WHERE userid = ?", (odd, userid))
+    campaign = conn.execute("SELECT campaign_a FROM coordination_edges WHERE userid_a = ? LIMIT 1",
+                            (odd,)).fetchone()[0]
+    conn.commit()
+    conn.close()
+    ds = Datasette([path])
+    await ds.invoke_startup()
+    data = (await ds.client.get(f"/-/tei/{campaign}/network.json")).json()
+    links = {n["id"]: n["url"] for n in data["drawing"]["nodes"]}
+    links.update({e["userid_a"]: e["links"]["account_a"] for e in data["edges"]})
+    assert odd in links
+    page = await ds.client.get(links[odd])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "tei-userid" in page.text and odd in page.text
