@@ -1,5 +1,6 @@
-"""Permissions where the pieces meet: an owner who closes a table the
-account page or the exports read sees it closed there too, on 0.65 and 1.0."""
+"""Where the pieces meet, on 0.65 and 1.0: an owner who closes a table the
+account page reads sees it closed there too; links between the pages hold
+for the ids hostile archives can hold."""
 import pathlib
 import sqlite3
 import urllib.parse
