@@ -464,7 +464,7 @@ def coordinate(db_path, specs, progress=None):
     """Compute the runs `specs` on the database at db_path, each replacing
     its earlier rows. A file that is not a complete datasette-tei database is
     refused before anything is written to it. Returns the runs' rows."""
-    state = _check_database(db_path)
+    _check_database(db_path)
     # The build's own lock: a build and a computation at once would each
     # see the other's campaigns half-loaded.
     try:
@@ -518,13 +518,11 @@ def _check_database(db_path):
             state = conn.execute("SELECT value FROM tei_meta WHERE key = 'build_state'").fetchone() if ours else None
         finally:
             conn.close()
-    except sqlite3.OperationalError as error:
-        if "locked" not in str(error):
-            raise CoordinationError(
-                f"{db_path}: not a datasette-tei database (build one with `datasette-tei build`)") from None
-        raise CoordinationError(f"{db_path}: the database is locked by another program writing "
-                                "to it; try again when it has finished") from None
-    except sqlite3.DatabaseError:
+    except sqlite3.DatabaseError as error:
+        # SQLite's busy timeout ran out: the file may well be ours.
+        if "locked" in str(error):
+            raise CoordinationError(f"{db_path}: the database is locked by another program writing "
+                                    "to it; try again when it has finished") from None
         ours = False
     if not ours:
         raise CoordinationError(f"{db_path}: not a datasette-tei database (build one with `datasette-tei build`)")

@@ -41,8 +41,6 @@ def network_path(datasette, campaign, fmt=""):
     return campaign_path(datasette, campaign, "/network" + fmt)
 
 
-
-
 def _rows(results):
     return [dict(zip(results.columns, row)) for row in results.rows]
 
