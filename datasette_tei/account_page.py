@@ -31,8 +31,14 @@ def hour_glob(hour):
     return "?" * 11 + f"{hour:02d}*"
 
 
-def read(conn, userid, after=None):
-    """Everything the page shows from one database; None when it does not know the account."""
+# What the coordination partners read and link to: shown only to an actor
+# who may view all three.
+PARTNER_TABLES = ("coordination_runs", "coordination_edges", "coordination_evidence")
+
+
+def read(conn, userid, after=None, partners=True):
+    """Everything the page shows from one database; None when it does not
+    know the account. `partners`: whether to read its coordination partners."""
     tables = accounts._tables(conn)
     if not {"tweets", "users", "campaigns", "tei_meta"} <= tables:
         return None
@@ -52,7 +58,7 @@ def read(conn, userid, after=None):
         "campaigns": campaigns,
         "figures": figures,
         "retweeted_by": retweeted_by,
-        "partners": accounts.partners(conn, userid, tables),
+        "partners": accounts.partners(conn, userid, tables) if partners else None,
         "membership_view": pages.MEMBERSHIP_VIEW in tables,
         "timeline": timeline,
         "next": following,
@@ -196,7 +202,9 @@ async def account(datasette, request):
     for database in await access.visible_tei_databases(datasette, actor):
         db = datasette.databases[database]
         cursor = after if database == wanted_db else None
-        data = await db.execute_fn(lambda conn: read(conn, userid, cursor))
+        partners = await access.viewable_tables(
+            datasette, actor, database, PARTNER_TABLES) == set(PARTNER_TABLES)
+        data = await db.execute_fn(lambda conn: read(conn, userid, cursor, partners))
         if data is None:
             continue
         sections.append(add_links(datasette, database, userid, data, path))

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 from . import groups
 from .schema import ensure_coordination_schema, is_tei_database, now, transaction
+from .target import BuildLock, TargetError
 
 # What a run's results depend on besides its parameters: raised when a
 # definition changes, so that the next build recomputes every stored run.
@@ -464,6 +465,22 @@ def coordinate(db_path, specs, progress=None):
     its earlier rows. A file that is not a complete datasette-tei database is
     refused before anything is written to it. Returns the runs' rows."""
     _check_database(db_path)
+    # The build's own lock: a build and a computation at once would each
+    # see the other's campaigns half-loaded.
+    try:
+        lock = BuildLock(db_path).acquire()
+    except TargetError as error:
+        raise CoordinationError(str(error)) from None
+    try:
+        if _check_database(db_path) != "complete":
+            raise CoordinationError(
+                f"{db_path}: its build did not finish; run the same `datasette-tei build` again first")
+        return _coordinate(db_path, specs, progress)
+    finally:
+        lock.release()
+
+
+def _coordinate(db_path, specs, progress):
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=60)
     try:
         # The build's bounds: temporary tables on disk, small sorters.
@@ -501,10 +518,12 @@ def _check_database(db_path):
             state = conn.execute("SELECT value FROM tei_meta WHERE key = 'build_state'").fetchone() if ours else None
         finally:
             conn.close()
-    except sqlite3.DatabaseError:
+    except sqlite3.DatabaseError as error:
+        # SQLite's busy timeout ran out: the file may well be ours.
+        if "locked" in str(error):
+            raise CoordinationError(f"{db_path}: the database is locked by another program writing "
+                                    "to it; try again when it has finished") from None
         ours = False
     if not ours:
         raise CoordinationError(f"{db_path}: not a datasette-tei database (build one with `datasette-tei build`)")
-    if state and state[0] != "complete":
-        raise CoordinationError(
-            f"{db_path}: its build did not finish; run the same `datasette-tei build` again first")
+    return state[0] if state else "complete"

@@ -74,7 +74,8 @@ def edge_graph(columns, rows):
             value = row.get(column)
             if value is None:
                 continue
-            name = column + "_value" if column in RESERVED else column
+            # A query's aliases are the visitor's: cleaned like the values.
+            name = clean(column + "_value" if column in RESERVED else column)
             attributes[name] = clean(types[column](value))
         graph.add_edge(source, target, weight=weight, **attributes)
     run_ids = {row.get("run_id") for row in rows} if "run_id" in columns else set()

@@ -18,7 +18,7 @@ import urllib.parse
 
 from . import access, network_drawing
 from .queries import EVIDENCE_QUERY
-from .pages import _json_response, _table_url, campaign_path
+from .pages import _json_response, _table_url, account_path, campaign_path
 
 DRAW_EDGES = 150  # pairs in the drawing
 TABLE_EDGES = 50  # of those, rows in the table of strongest edges
@@ -39,10 +39,6 @@ KINDS = {
 
 def network_path(datasette, campaign, fmt=""):
     return campaign_path(datasette, campaign, "/network" + fmt)
-
-
-def account_path(datasette, userid):
-    return datasette.urls.path("/-/tei/accounts/" + urllib.parse.quote(str(userid), safe=""))
 
 
 def _rows(results):

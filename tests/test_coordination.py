@@ -408,3 +408,42 @@ def test_a_database_built_before_coordination_gets_its_tables(planted, tmp_path)
     assert query(db_path, "SELECT kind, edge_count > 0 FROM coordination_runs") == [("co_retweet", 1)]
     assert query(db_path, "SELECT count(*) FROM sqlite_master WHERE name = 'idx_coordination_edges_run_id_userid_b'") \
         == [(1,)]
+
+
+def test_a_locked_database_is_named_locked_not_foreign(planted, tmp_path):
+    # Another program holds a write lock: the command says so, and does not
+    # call the file "not a datasette-tei database".
+    db_path = str(tmp_path / "tei.db")
+    shutil.copy(planted["db"], db_path)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = CliRunner().invoke(cli, ["coordinate", db_path, "--window", "3"])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: {db_path}: the database is locked by another program "
+                                     "writing to it; try again when it has finished")
+
+
+def test_a_running_build_is_named_not_called_unfinished(planted, tmp_path):
+    # A build at work holds its lock (target.BuildLock): the command waits
+    # for nothing and says which process is writing, rather than telling the
+    # user to run the build again.
+    from datasette_tei.target import BuildLock
+
+    db_path = str(tmp_path / "tei.db")
+    shutil.copy(planted["db"], db_path)
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE tei_meta SET value = 'loading' WHERE key = 'build_state'")
+    conn.commit()
+    conn.close()
+    before = snapshot(db_path)
+    with BuildLock(db_path):
+        result = CliRunner().invoke(cli, ["coordinate", db_path])
+    assert result.exit_code == 1
+    assert f"another build is writing this database (process {os.getpid()})" in result.output
+    assert snapshot(db_path) == before
+    result = CliRunner().invoke(cli, ["coordinate", db_path])  # no build now: unfinished
+    assert result.exit_code == 1 and "its build did not finish" in result.output
