@@ -1,23 +1,37 @@
-"""Coordination networks: ours against the reference tool's `compute`.
+"""Coordination networks: ours against the reference tool, timed two ways.
 
 Generates N synthetic tweets (cached): background accounts tweeting at
 random (synthetic.generate_tweets, as benchmarks/build.py) plus planted
-groups (one per 10,000 tweets) that retweet, post and link together. Then,
-each in a child process whose peak memory is read:
+groups (one per 10,000 tweets) that retweet, post and link together. Then:
 
-- `datasette-tei build` of the tweets (the build computes the default
-  networks; their seconds are read from coordination_runs);
-- `datasette-tei coordinate DB`: the default networks again, alone;
-- the coordination-network-toolkit: its preprocess of the same tweets (not
-  counted), then its compute of co_retweet, co_tweet and co_link with the
-  same window in seconds, the same minimum weight and a process per core
-  (its CLI's default), each timed alone.
+- `datasette-tei build` of the tweets, which computes the default networks
+  (the build's growth: the sum of their coordination_runs.seconds);
+- the coordination-network-toolkit's preprocess of the same tweets, once
+  (not counted; its preprocess_data, since its CSV reader makes every
+  link-less tweet share the URL ""), copied afresh before every compute
+  so that each starts where a user's first compute starts: without the
+  indexes and normalised texts its compute makes and keeps.
 
-Both tools' seconds are measured inside their processes (ours is
-coordination_runs.seconds, which includes the groups and their summaries),
-so that start-up is not counted; the peaks are of the whole processes.
+Each network is then timed, `--repeat` times, ours and theirs alternately,
+in two views:
 
-Usage: python benchmarks/coordination.py [--tweets 1000000] [--dir bench-data] [--window 1]
+- **command** (the issue's comparison: what a user waits for): the wall time
+  of the whole command as a user runs it, start-up included:
+  `datasette-tei coordinate DB --kind K --window W` (networks, evidence,
+  groups, summaries, commit) against
+  `compute_networks DB compute K --time_window 60W --min_edge_weight 2`
+  (its CLI: imports, its indexes, co_tweet's text normalisation, its
+  process pool of one worker per core, the network table);
+- **work**: the seconds inside the process, start-up left out: ours is
+  coordination_runs.seconds (compute_run: networks, evidence, groups,
+  summaries); theirs its compute function timed around its call.
+
+Peak memory is the largest resident set of the command's processes
+(ru_maxrss of it and its waited-for children: its workers, not summed);
+CPU is user + system of all of them. The medians of the repeats are
+printed, with the range.
+
+Usage: python benchmarks/coordination.py [--tweets 1000000] [--dir bench-data] [--window 1] [--repeat 3]
 Needs coordination-network-toolkit (the `test` extra). Not a test: it
 prints figures and ratios.
 """
@@ -28,6 +42,7 @@ import os
 import random
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,8 +57,8 @@ REFERENCE_KINDS = ("co_retweet", "co_tweet", "co_link")
 
 
 def run(command, **kwargs):
-    """Run a command; returns (seconds, peak RSS in MB of it and its
-    children, its standard output, CPU seconds of it and its children)."""
+    """Run a command; returns (wall seconds, peak RSS in MB of its largest
+    process, its standard output, CPU seconds of it and its children)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, **kwargs)
     out = process.stdout.read()
@@ -91,10 +106,8 @@ def write_reference_csv(db_path, path):
     conn.close()
 
 
-# Its preprocess_csv_files reads an empty urls field as the URL "" (which
-# would co-link every link-less tweet): its preprocess_data, given lists.
-# Its compute, timed inside the process (as ours is: coordination_runs.seconds),
-# so that neither tool's start-up (imports) is counted.
+# Its compute function, timed around its call (start-up left out), with
+# the arguments its CLI passes.
 REFERENCE_COMPUTE = """
 import sys, time
 from coordination_network_toolkit import compute_networks as c
@@ -115,10 +128,39 @@ with open(sys.argv[2], encoding="utf-8", newline="") as handle:
 """
 
 
+class Sample:
+    """Repeated measurements of one network by one tool in one view."""
+
+    def __init__(self):
+        self.seconds, self.peaks, self.cpus = [], [], []
+
+    def add(self, seconds, peak, cpu):
+        self.seconds.append(seconds)
+        self.peaks.append(peak)
+        self.cpus.append(cpu)
+
+    @property
+    def median(self):
+        return statistics.median(self.seconds)
+
+    def cell(self):
+        if len(self.seconds) == 1:
+            return f"{self.median:.2f}"
+        return f"{self.median:.2f} ({min(self.seconds):.2f}-{max(self.seconds):.2f})"
+
+
+def fresh_copy(source, target):
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(target + suffix):
+            os.remove(target + suffix)
+    shutil.copyfile(source, target)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tweets", type=int, default=1_000_000)
     parser.add_argument("--window", type=int, default=coordination.DEFAULT_WINDOW, help="minutes")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", default=os.path.join(os.path.dirname(HERE), "bench-data"))
     parser.add_argument("--skip-reference", action="store_true")
     args = parser.parse_args()
@@ -132,66 +174,94 @@ def main():
     work = tempfile.mkdtemp(dir=args.dir)
     bindir = os.path.dirname(sys.executable)
     tool = os.path.join(bindir, "datasette-tei")
+    reference_tool = os.path.join(bindir, "compute_networks")
+    load = os.getloadavg()
+    kinds = coordination.DEFAULT_KINDS
+    ours = {(kind, view): Sample() for kind in kinds for view in ("command", "work")}
+    theirs = {(kind, view): Sample() for kind in REFERENCE_KINDS for view in ("command", "work")}
     try:
         db = os.path.join(work, "tei.db")
+        print("building ...", file=sys.stderr)
         build_seconds, build_peak, _, _ = run([tool, "build", db, csv_path, "--silent"])
         conn = sqlite3.connect(db)
         in_build = dict(conn.execute("SELECT kind, seconds FROM coordination_runs WHERE is_default = 1"))
+        tweets = conn.execute("SELECT count(*) FROM tweets").fetchone()[0]
         conn.close()
-        window_args = ["--window", str(args.window)]
-        ours = {}
-        for kind in coordination.DEFAULT_KINDS:
-            _, peak, _, cpu = run([tool, "coordinate", db, "--kind", kind, "--silent", *window_args])
-            conn = sqlite3.connect(db)
-            (seconds,), = conn.execute(
-                "SELECT seconds FROM coordination_runs WHERE kind = ? AND window_minutes = ? "
-                "AND min_weight = 2 AND scope = '*'", (kind, args.window))
+        preprocessed = os.path.join(work, "reference.db")
+        copy = os.path.join(work, "reference_copy.db")
+        preprocess_seconds = None
+        if not args.skip_reference:
+            print("reference preprocess ...", file=sys.stderr)
+            reference_csv = os.path.join(work, "reference.csv")
+            write_reference_csv(db, reference_csv)
+            preprocess_seconds, _, _, _ = run([sys.executable, "-c", REFERENCE_PREPROCESS, preprocessed,
+                                               reference_csv])
+            # One self-contained file to copy (its preprocess leaves it in WAL).
+            conn = sqlite3.connect(preprocessed)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.close()
-            ours[kind] = (seconds, peak, cpu)
+        for repeat in range(args.repeat):
+            print(f"round {repeat + 1} of {args.repeat} ...", file=sys.stderr)
+            for kind in kinds:
+                seconds, peak, _, cpu = run([tool, "coordinate", db, "--kind", kind, "--silent",
+                                             "--window", str(args.window)])
+                ours[kind, "command"].add(seconds, peak, cpu)
+                conn = sqlite3.connect(db)
+                (inside,), = conn.execute(
+                    "SELECT seconds FROM coordination_runs WHERE kind = ? AND window_minutes = ? "
+                    "AND min_weight = 2 AND scope = '*'", (kind, args.window))
+                conn.close()
+                ours[kind, "work"].add(inside, peak, cpu)
+                if kind not in REFERENCE_KINDS or args.skip_reference:
+                    continue
+                fresh_copy(preprocessed, copy)
+                seconds, peak, _, cpu = run([reference_tool, copy, "compute", kind,
+                                             "--time_window", str(args.window * 60), "--min_edge_weight", "2"],
+                                            stderr=subprocess.DEVNULL)
+                theirs[kind, "command"].add(seconds, peak, cpu)
+                fresh_copy(preprocessed, copy)
+                _, peak, out, cpu = run([sys.executable, "-c", REFERENCE_COMPUTE, copy, kind,
+                                         str(args.window * 60), str(os.cpu_count())])
+                theirs[kind, "work"].add(float(out.split("SECONDS")[-1]), peak, cpu)
         conn = sqlite3.connect(db)
         counts = dict((kind, (edges, groups)) for kind, edges, groups in conn.execute(
             "SELECT kind, edge_count, group_count FROM coordination_runs WHERE window_minutes = ? "
             "AND min_weight = 2 AND scope = '*'", (args.window,)))
-        tweets = conn.execute("SELECT count(*) FROM tweets").fetchone()[0]
         conn.close()
-        theirs = {}
-        if not args.skip_reference:
-            reference_csv = os.path.join(work, "reference.csv")
-            write_reference_csv(db, reference_csv)
-            for kind in REFERENCE_KINDS:
-                reference_db = os.path.join(work, f"reference_{kind}.db")
-                run([sys.executable, "-c", REFERENCE_PREPROCESS, reference_db, reference_csv])
-                _, peak, out, cpu = run([sys.executable, "-c", REFERENCE_COMPUTE, reference_db, kind,
-                                         str(args.window * 60), str(os.cpu_count())])
-                seconds = float(out.split("SECONDS")[-1])
-                theirs[kind] = (seconds, peak, cpu)
-                os.remove(reference_db)
     finally:
         shutil.rmtree(work)
 
     print(f"\n{tweets:,} tweets, window {args.window} min ({args.window * 60} s), minimum weight 2, "
-          f"{os.cpu_count()} cores\n")
-    print(f"{'network':12} {'edges':>7} {'groups':>6} {'reference s':>11} {'ours s':>7} {'ratio':>6} "
-          f"{'in build s':>10} {'ref CPU s':>9} {'our CPU s':>9} {'ref MB':>7} {'ours MB':>8}")
-    for kind in coordination.DEFAULT_KINDS:
-        seconds, peak, cpu = ours[kind]
-        edges, groups = counts.get(kind, (0, 0))
-        reference = theirs.get(kind)
-        ratio = ref_s = ref_mb = ref_cpu = ""
-        if reference:
-            ratio, ref_s = f"{seconds / reference[0]:.2f}", f"{reference[0]:.1f}"
-            ref_mb, ref_cpu = f"{reference[1]:.0f}", f"{reference[2]:.1f}"
-        print(f"{kind:12} {edges:7,} {groups:6,} {ref_s:>11} {seconds:7.1f} {ratio:>6} "
-              f"{in_build.get(kind, 0):10.1f} {ref_cpu:>9} {cpu:9.1f} {ref_mb:>7} {peak:8.0f}")
-    print("\n(seconds: inside each process, start-up not counted; CPU: whole processes, "
-          "start-up and workers included)")
+          f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start, "
+          f"median of {args.repeat} (range)\n")
+    for view, title in (("command", "Whole command, wall time, start-up included (the issue's comparison)"),
+                        ("work", "Work inside the process, start-up left out")):
+        print(title)
+        print(f"| network | edges | groups | reference s | ours s | ratio | reference CPU s | our CPU s "
+              f"| reference MB | our MB |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for kind in kinds:
+            mine = ours[kind, view]
+            edges, groups = counts.get(kind, (0, 0))
+            reference = theirs.get((kind, view))
+            ratio = ref_s = ref_mb = ref_cpu = ""
+            if reference and reference.seconds:
+                ratio, ref_s = f"{mine.median / reference.median:.2f}", reference.cell()
+                ref_mb = f"{max(reference.peaks):.0f}"
+                ref_cpu = f"{statistics.median(reference.cpus):.1f}"
+            print(f"| {kind} | {edges:,} | {groups:,} | {ref_s} | {mine.cell()} | {ratio} | {ref_cpu} "
+                  f"| {statistics.median(mine.cpus):.1f} | {ref_mb} | {max(mine.peaks):.0f} |")
+        if theirs[REFERENCE_KINDS[0], view].seconds:
+            mine = sum(ours[kind, view].median for kind in REFERENCE_KINDS)
+            reference = sum(theirs[kind, view].median for kind in REFERENCE_KINDS)
+            print(f"| the three | | | {reference:.2f} | {mine:.2f} | {mine / reference:.2f} | | | | |")
+        print()
+    print("(CPU and MB are of the whole command in both views; MB the largest of the repeats)")
     print(f"\nbuild (load, indexes, summaries, networks): {build_seconds:.1f} s, peak {build_peak:.0f} MB; "
-          f"of which networks: {sum(in_build.values()):.1f} s")
-    if theirs:
-        compared = sum(ours[kind][0] for kind in REFERENCE_KINDS)
-        reference = sum(theirs[kind][0] for kind in REFERENCE_KINDS)
-        print(f"co_retweet + co_tweet + co_link: ours {compared:.1f} s, reference {reference:.1f} s "
-              f"({compared / reference:.2f}x)")
+          f"of which the default networks: {sum(in_build.values()):.1f} s "
+          + ", ".join(f"{kind} {seconds:.2f}" for kind, seconds in in_build.items()))
+    if preprocess_seconds is not None:
+        print(f"reference preprocess (not counted): {preprocess_seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import base64
 import concurrent.futures
 import fnmatch
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -22,11 +23,24 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from google.api_core import exceptions as api_exceptions
-from google.cloud import storage
-from google.cloud.storage.retry import DEFAULT_RETRY
-
 from .archives import campaign_from_name, release_from_path
+
+
+class _OnFirstUse:
+    """A module imported when one of its names is first read: the Google
+    Cloud client takes a third of a second to import, which every command of
+    the CLI (the `cli` module imports this one) would otherwise pay."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attribute):
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+api_exceptions = _OnFirstUse("google.api_core.exceptions")
+storage = _OnFirstUse("google.cloud.storage")
+_storage_retry = _OnFirstUse("google.cloud.storage.retry")
 
 try:  # the C or pure-Python CRC32C that google-cloud-storage depends on
     import google_crc32c
@@ -139,7 +153,8 @@ def load_credentials(credentials):
 
 def make_retry(timeout=DEFAULT_RETRY_TIMEOUT):
     """The library's own notion of a transient error, with our time limit."""
-    return DEFAULT_RETRY.with_timeout(timeout).with_delay(initial=0.5, maximum=16.0, multiplier=2.0)
+    return _storage_retry.DEFAULT_RETRY.with_timeout(timeout).with_delay(
+        initial=0.5, maximum=16.0, multiplier=2.0)
 
 
 def endpoint(client):
@@ -843,7 +858,7 @@ def _is_transient(error):
     if isinstance(error, api_exceptions.RetryError):
         return True
     try:
-        return bool(DEFAULT_RETRY._predicate(error))
+        return bool(_storage_retry.DEFAULT_RETRY._predicate(error))
     except Exception:  # pragma: no cover
         return False
 

@@ -342,6 +342,10 @@ def _compute(conn, spec, run_id):
         params,
     )
     conn.execute("DROP TABLE temp._tei_co_m")
+    # No match, no edge: the evidence's steps would each read an empty table
+    # and the edges' step the evidence.
+    if not conn.execute("SELECT 1 FROM temp._tei_co_p LIMIT 1").fetchone():
+        return 0
     if kind.exact_text:
         _check_texts(conn)
     # 3. Per tweet of A and account B, B's nearest matching tweet.

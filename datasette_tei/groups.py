@@ -113,14 +113,17 @@ def summarise(conn, run_id, scope_sql="", params=None):
         "INSERT INTO temp._tei_gr_m SELECT userid, group_id FROM coordination_groups WHERE run_id = :run",
         params)
     # The members' tweets in the run's campaigns, with what the top lists
-    # read; `coordinated` when the run's evidence holds the tweet.
+    # read; `coordinated` when the run's evidence holds the tweet. Members
+    # first (CROSS JOIN), then their tweets by the (userid, tweet_time)
+    # index: the planner, knowing nothing of the temporary table, would
+    # scan every tweet instead (1.2 s instead of 0.01 at 1M tweets).
     conn.execute(
         f"""CREATE TEMP TABLE _tei_gr_t AS
         SELECT m.group_id, t.tweetid,
                nullif(t.hashtags, '[]') AS hashtags, nullif(t.urls, '[]') AS urls,
                EXISTS (SELECT 1 FROM temp._tei_gr_c c WHERE c.userid = t.userid AND c.tweetid = t.tweetid)
                  AS coordinated
-        FROM temp._tei_gr_m m JOIN tweets t ON t.userid = m.userid
+        FROM temp._tei_gr_m m CROSS JOIN tweets t ON t.userid = m.userid
         WHERE 1{scope_sql}""",
         params,
     )
