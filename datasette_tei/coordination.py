@@ -25,9 +25,9 @@ SQLite's page cache and sorter (which spill to disk) whatever the size:
 3. per tweet of A and account B, B's nearest matching tweet (ties: the
    smaller tweetid), then the weights, the edges and their evidence.
 
-co_tweet's objects are 64-bit hashes of the normalised text, co_link's of
-the URL (cheaper to sort and compare than the text); the matches are then
-checked on the text or URL itself, so a hash collision cannot make an edge.
+co_tweet's objects are 64-bit hashes of the normalised text (cheaper to
+sort and compare than the text); the matches are then checked on the text
+itself, so a hash collision cannot make an edge.
 """
 import hashlib
 import json
@@ -68,7 +68,6 @@ class Kind:
     min_weight: int
     default: bool  # computed by every build
     exact_text: bool = False  # objects are hashes; check the normalised texts
-    exact_url: bool = False  # objects are hashes; check the URLs
 
 
 KINDS = {
@@ -89,9 +88,9 @@ KINDS = {
         ),
         Kind(
             "co_link", "the same URL (in urls); retweets excluded",
-            f"SELECT tei_url_key(j.value), {_MINUTE}, t.userid, t.tweetid FROM tweets t, json_each(t.urls) j "
+            f"SELECT j.value, {_MINUTE}, t.userid, t.tweetid FROM tweets t, json_each(t.urls) j "
             f"WHERE t.urls <> '[]' AND {_NOT_RETWEET} AND j.value <> ''",
-            min_weight=2, default=True, exact_url=True,
+            min_weight=2, default=True,
         ),
         Kind(
             "co_reply", "a reply to the same tweet (in_reply_to_tweetid); retweets excluded",
@@ -157,11 +156,6 @@ def _text_key(text):
     return hash(text) if text else None
 
 
-def _url_key(url):
-    # As _text_key; a URL is compared as the archive holds it.
-    return hash(url) if url is not None else None
-
-
 def _lower(value):
     return value.lower() if value is not None else None
 
@@ -169,7 +163,6 @@ def _lower(value):
 def register_functions(conn):
     conn.create_function("tei_text_key", 1, _text_key, deterministic=True)
     conn.create_function("tei_normalise_text", 1, normalise_text, deterministic=True)
-    conn.create_function("tei_url_key", 1, _url_key, deterministic=True)
     conn.create_function("tei_lower", 1, _lower, deterministic=True)
     groups.register_functions(conn)
 
@@ -254,7 +247,7 @@ def matching_campaigns(conn, scope):
 
 # --- One run ---------------------------------------------------------------
 
-_TEMP = ("_tei_co_m", "_tei_co_p", "_tei_co_q", "_tei_co_x", "_tei_co_h", "_tei_co_w", "_tei_co_e")
+_TEMP = ("_tei_co_m", "_tei_co_p", "_tei_co_x", "_tei_co_h", "_tei_co_w", "_tei_co_e")
 
 
 def _drop_temp(conn):
@@ -355,8 +348,6 @@ def _compute(conn, spec, run_id):
         return 0
     if kind.exact_text:
         _check_texts(conn)
-    if kind.exact_url:
-        _check_urls(conn)
     # 3. Per tweet of A and account B, B's nearest matching tweet.
     conn.execute(
         """CREATE TEMP TABLE _tei_co_h AS
@@ -429,33 +420,6 @@ def _check_texts(conn):
         (SELECT text FROM temp._tei_co_x WHERE tweetid = tb)"""
     )
     conn.execute("UPDATE temp._tei_co_p SET obj = (SELECT text FROM temp._tei_co_x WHERE tweetid = ta)")
-
-
-def _check_urls(conn):
-    """co_link: replace each match on a hash by its matches on the URLs
-    themselves, with the URL as the object. A tweet's URLs are listed
-    again, so two URLs of one tweet that share a hash are each kept."""
-    conn.execute(
-        "CREATE TEMP TABLE _tei_co_x (tweetid INTEGER, key INTEGER, url, PRIMARY KEY (tweetid, key, url)) "
-        "WITHOUT ROWID"
-    )
-    conn.execute(
-        """INSERT OR IGNORE INTO temp._tei_co_x
-        SELECT t.tweetid, tei_url_key(j.value), j.value
-        FROM (SELECT DISTINCT ta FROM temp._tei_co_p) p CROSS JOIN tweets t ON t.tweetid = p.ta,
-             json_each(t.urls) j
-        WHERE j.value <> ''"""
-    )
-    conn.execute("ALTER TABLE temp._tei_co_p RENAME TO _tei_co_q")
-    conn.execute(
-        """CREATE TEMP TABLE _tei_co_p AS
-        SELECT q.ua AS ua, q.ub AS ub, q.ta AS ta, q.tb AS tb, xa.url AS obj, q.d AS d
-        FROM temp._tei_co_q q
-        JOIN temp._tei_co_x xa ON xa.tweetid = q.ta AND xa.key = q.obj
-        JOIN temp._tei_co_x xb ON xb.tweetid = q.tb AND xb.key = q.obj AND xb.url = xa.url"""
-    )
-    conn.execute("DROP TABLE temp._tei_co_q")
-    conn.execute("DROP TABLE temp._tei_co_x")
 
 
 # --- The build's step ----------------------------------------------------------

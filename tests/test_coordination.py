@@ -164,44 +164,22 @@ def test_dense_data_follows_the_definitions(tmp_path):
             check_summaries(db_path, run_id(db_path, kind, window, min_weight), tweets, stored)
 
 
-@pytest.mark.parametrize("kind, key", [("co_tweet", "_text_key"), ("co_link", "_url_key")])
-def test_objects_sharing_a_hash_do_not_match(tmp_path, monkeypatch, kind, key):
-    """co_tweet and co_link join on a hash of the object: with every object
-    forced to the same hash, the edges and evidence are still those of
-    the texts and URLs themselves."""
+def test_texts_sharing_a_hash_do_not_match(tmp_path, monkeypatch):
+    """co_tweet joins on a hash of the normalised text: with every text
+    forced to the same hash, the edges and evidence are still those of the
+    texts themselves."""
     users, rows = coord_data.dense_rows(n=600)
     coord_data.write_campaign(tmp_path / "src", "dense_052019", users, rows)
     db_path = build(str(tmp_path / "tei.db"), tmp_path / "src")
     tweets = coord_data.tweet_rows(db_path)
-    real_key = getattr(coordination, key)
-    monkeypatch.setattr(coordination, key, lambda value: None if real_key(value) is None else 7)
+    real_key = coordination._text_key
+    monkeypatch.setattr(coordination, "_text_key", lambda text: None if real_key(text) is None else 7)
     for window, min_weight in ((1, 1), (3, 2)):
-        result = coordinate(db_path, "--kind", kind, "--window", window, "--min-weight", min_weight)
+        result = coordinate(db_path, "--kind", "co_tweet", "--window", window, "--min-weight", min_weight)
         assert result.exit_code == 0, result.output
-        stored = coord_data.stored_network(db_path, run_id(db_path, kind, window, min_weight))
-        assert stored == coord_data.expected_network(tweets, kind, window, min_weight), (window, min_weight)
+        stored = coord_data.stored_network(db_path, run_id(db_path, "co_tweet", window, min_weight))
+        assert stored == coord_data.expected_network(tweets, "co_tweet", window, min_weight), (window, min_weight)
         assert len(stored[0]) > 5, (window, min_weight)
-
-
-def test_two_urls_sharing_a_hash_make_no_edge(tmp_path, monkeypatch):
-    users, rows = coord_data.dense_rows(n=40, n_users=2)
-    for i, row in enumerate(rows):
-        row.update(is_retweet="False", retweet_tweetid="", tweet_time="2019-05-01 12:00",
-                   urls=json.dumps([f"https://example.org/{row['userid']}/{i}"]))
-    coord_data.write_campaign(tmp_path / "src", "links_052019", users, rows)
-    db_path = build(str(tmp_path / "tei.db"), tmp_path / "src")
-    monkeypatch.setattr(coordination, "_url_key", lambda url: 7)
-    result = coordinate(db_path, "--kind", "co_link", "--window", 2, "--min-weight", 1)
-    assert result.exit_code == 0, result.output
-    assert query(db_path, "SELECT count(*) FROM coordination_evidence WHERE run_id = ?",
-                 (run_id(db_path, "co_link", 2, 1),)) == [(0,)]
-    # The same URLs in both accounts' tweets do make edges.
-    shared = [dict(row, urls=json.dumps([f"https://example.org/{i % 5}"])) for i, row in enumerate(rows)]
-    coord_data.write_campaign(tmp_path / "src2", "shared_052019", users, shared)
-    db_path = build(str(tmp_path / "tei2.db"), tmp_path / "src2")
-    result = coordinate(db_path, "--kind", "co_link", "--window", 2, "--min-weight", 1)
-    assert query(db_path, "SELECT count(*) > 0 FROM coordination_edges WHERE run_id = ?",
-                 (run_id(db_path, "co_link", 2, 1),)) == [(1,)]
 
 
 def check_summaries(db_path, run, tweets, stored):
