@@ -16,7 +16,9 @@ import json
 from collections import Counter
 
 from . import summaries, time_bins
+from .schema import dict_rows as _dicts
 from .schema import now
+from .schema import tables_and_views as _tables
 
 # Accounts with at least this many tweets get their figures stored by the
 # build: reading a few thousand rows takes a few milliseconds; 100,000 take
@@ -51,16 +53,6 @@ TIMELINE_COLUMNS = (
 def ensure(conn):
     for sql in SCHEMA:
         conn.execute(sql)
-
-
-def _tables(conn):
-    return {row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
-
-
-def _dicts(cursor):
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def _list(value):

@@ -15,7 +15,9 @@ import urllib.parse
 from markupsafe import Markup, escape
 
 from . import access, served, summaries, time_bins
+from .schema import dict_rows as _dicts
 from .schema import is_tei_database
+from .schema import tables_and_views as _tables
 
 TOP = 15  # rows per table on a campaign page
 
@@ -44,17 +46,6 @@ CAMPAIGN_COLUMNS = (
 
 
 # --- Reading the database (run in Datasette's thread, on one connection) ----
-
-def _tables(conn):
-    """The tables and views of the database."""
-    return {row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
-
-
-def _dicts(cursor):
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
 
 def _campaign_columns(conn):
     present = {row[1] for row in conn.execute("PRAGMA table_info(campaigns)")}

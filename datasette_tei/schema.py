@@ -333,6 +333,18 @@ def ensure_indexes(conn):
         db[table].create_index(columns, index_name=index_name(table, columns), if_not_exists=True)
 
 
+def tables_and_views(conn):
+    """The names of the database's tables and views."""
+    return {row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+
+
+def dict_rows(cursor):
+    """Every row of a cursor, as a dict by column name."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
 def is_tei_database(conn):
     tables = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
     return {"tweets", "users", "campaigns", "tei_meta"} <= tables
