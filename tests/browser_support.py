@@ -2,6 +2,7 @@
 (never a browser download), skipped with the reason where it cannot be had
 (no root to install it); CI sets TEI_REQUIRE_BROWSER=1, where a missing
 browser fails instead. Import it first in a browser test module."""
+import contextlib
 import os
 import pathlib
 import subprocess
@@ -58,3 +59,25 @@ def start_datasette(args, port):
             time.sleep(0.1)
     process.terminate()
     raise RuntimeError("datasette serve did not start")
+
+
+@contextlib.contextmanager
+def serving(args, port):
+    """start_datasette(), stopped when the block ends."""
+    process, base = start_datasette(args, port)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium, headless, through Playwright."""
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

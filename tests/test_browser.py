@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, skip_without_browser, start_datasette
+# CHROMIUM and CHROMIUM_ARGS are imported from here by the network page's browser test.
+from browser_support import CHROMIUM, CHROMIUM_ARGS, chromium, serving, skip_without_browser  # noqa: F401
 from helpers import free_port
 
 skip_without_browser()
-from browser_support import playwright_api  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -33,20 +33,14 @@ def server(demo_db, tmp_path_factory):
                "-m", str(ROOT / "metadata.yml")]
     if hasattr(Datasette, "add_query"):  # 1.0: table settings come from the config file
         command += ["-c", str(ROOT / "datasette.yaml")]
-    process, base = start_datasette(command[2:], port)
-    try:
+    with serving(command[2:], port) as base:
         yield {"base": base, "version": datasette.__version__}
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

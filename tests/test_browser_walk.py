@@ -15,11 +15,10 @@ import urllib.request
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, skip_without_browser, start_datasette
+from browser_support import chromium, serving, skip_without_browser
 from helpers import free_port
 
 skip_without_browser()
-from browser_support import playwright_api  # noqa: E402
 
 OUTPUT = pathlib.Path(__file__).resolve().parent.parent / "test-output"
 CAMPAIGN_QUERIES = ("top_hashtags", "top_domains", "activity_by_hour",
@@ -45,20 +44,14 @@ FIGURES_JS = """() => {
 def server(demo_db):
     import datasette
 
-    process, base = start_datasette([demo_db], free_port())  # no -m, no -c
-    try:
+    with serving([demo_db], free_port()) as base:  # no -m, no -c
         yield {"base": base, "version": datasette.__version__}
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _get_json(url):
