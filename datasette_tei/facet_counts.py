@@ -33,9 +33,8 @@ campaign as changed (tei_dirty) in the transaction that loads its rows, and
 every campaign's count of tweets must equal the campaigns table's figure.
 """
 import copy
+import functools
 import re
-
-from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
 
 from . import served
 from .schema import set_meta
@@ -447,22 +446,19 @@ class _Precomputed:
         return {column for type, column in FACETS if type == self.type}
 
 
-class TeiColumnFacet(_Precomputed, ColumnFacet):
-    pass
+@functools.lru_cache(maxsize=None)
+def _replacements():
+    """Datasette's column, array and date facet classes, each mapped to its
+    subclass with the mixin above. Made on first use, not at import: the
+    build imports this module to count, and must not import Datasette to do it."""
+    from datasette.facets import ArrayFacet, ColumnFacet, DateFacet
 
-
-class TeiArrayFacet(_Precomputed, ArrayFacet):
-    pass
-
-
-class TeiDateFacet(_Precomputed, DateFacet):
-    pass
-
-
-REPLACEMENTS = {ColumnFacet: TeiColumnFacet, ArrayFacet: TeiArrayFacet, DateFacet: TeiDateFacet}
+    return {base: type(f"Tei{base.__name__}", (_Precomputed, base), {"__module__": __name__})
+            for base in (ColumnFacet, ArrayFacet, DateFacet)}
 
 
 def replace_facet_classes(registered):
     """The facet classes of every plugin (a list per plugin), with
-    Datasette's own three replaced by the subclasses above."""
-    return [[REPLACEMENTS.get(klass, klass) for klass in classes or []] for classes in registered]
+    Datasette's own three replaced by their subclasses (_replacements)."""
+    replacements = _replacements()
+    return [[replacements.get(klass, klass) for klass in classes or []] for classes in registered]

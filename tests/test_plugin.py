@@ -16,7 +16,8 @@ import pytest_asyncio
 import yaml
 from datasette.app import Datasette
 
-from datasette_tei import MMAP_BYTES, queries, search
+from datasette_tei import queries, search
+from datasette_tei.plugin import MMAP_BYTES
 from test_search import oracle as search_oracle
 from test_summaries import campaign_rows, expected, oracle_domain
 
