@@ -39,7 +39,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from . import groups
-from .schema import ensure_coordination_schema, is_tei_database, now, transaction
+from .schema import ensure_coordination_schema, is_tei_database, now, set_meta, transaction
 from .target import BuildLock, TargetError
 
 # What a run's results depend on besides its parameters: raised when a
@@ -68,6 +68,9 @@ class Kind:
     min_weight: int
     default: bool  # computed by every build
     exact_text: bool = False  # objects are hashes; check the normalised texts
+    # Objects kept in tei_coordination_objects between runs (the runs of
+    # every campaign read them); co_tweet's hashes hold only within a process.
+    stored: bool = False
 
 
 KINDS = {
@@ -77,7 +80,7 @@ KINDS = {
             "co_retweet", "the same retweeted tweet (retweet_tweetid)",
             f"SELECT t.retweet_tweetid, {_MINUTE}, t.userid, t.tweetid FROM tweets t "
             "WHERE t.retweet_tweetid IS NOT NULL",
-            min_weight=2, default=True,
+            min_weight=2, default=True, stored=True,
         ),
         Kind(
             "co_tweet", "the same text, normalised (lower case, @mentions removed, "
@@ -90,13 +93,13 @@ KINDS = {
             "co_link", "the same URL (in urls); retweets excluded",
             f"SELECT j.value, {_MINUTE}, t.userid, t.tweetid FROM tweets t, json_each(t.urls) j "
             f"WHERE t.urls <> '[]' AND {_NOT_RETWEET} AND j.value <> ''",
-            min_weight=2, default=True,
+            min_weight=2, default=True, stored=True,
         ),
         Kind(
             "co_reply", "a reply to the same tweet (in_reply_to_tweetid); retweets excluded",
             f"SELECT t.in_reply_to_tweetid, {_MINUTE}, t.userid, t.tweetid FROM tweets t "
             f"WHERE t.in_reply_to_tweetid IS NOT NULL AND {_NOT_RETWEET}",
-            min_weight=2, default=True,
+            min_weight=2, default=True, stored=True,
         ),
         # A hashtag is one word from a small shared vocabulary that a
         # campaign's own slogans and any trending topic put in thousands of
@@ -322,26 +325,31 @@ def _compute(conn, spec, run_id):
     scope_sql, params = _scope_sql(spec.scope)
     params.update({"w": spec.window_minutes, "min": spec.min_weight, "run": run_id, "kind": spec.kind})
     _drop_temp(conn)
-    # 1. Objects, in key order: the table is its own index. OR IGNORE drops
-    # rows without an object, a time or an account, and a URL or hashtag a
-    # tweet lists twice.
-    conn.execute(
-        "CREATE TEMP TABLE _tei_co_m (object NOT NULL, minute INTEGER NOT NULL, userid TEXT NOT NULL, "
-        "tweetid INTEGER NOT NULL, PRIMARY KEY (object, minute, userid, tweetid)) WITHOUT ROWID"
-    )
-    conn.execute(f"INSERT OR IGNORE INTO temp._tei_co_m {kind.select}{scope_sql} ORDER BY 1, 2, 3, 4", params)
+    # 1. Objects, in key order: the table is its own index. The stored ones
+    # when the run is of every campaign; the run's own otherwise.
+    if kind.stored and spec.scope == "*":
+        _store_objects(conn, kind)
+        objects, same_kind = OBJECTS, "a.kind = :kind AND b.kind = a.kind AND "
+    else:
+        conn.execute(
+            "CREATE TEMP TABLE _tei_co_m (object NOT NULL, minute INTEGER NOT NULL, userid TEXT NOT NULL, "
+            "tweetid INTEGER NOT NULL, PRIMARY KEY (object, minute, userid, tweetid)) WITHOUT ROWID"
+        )
+        conn.execute(f"INSERT OR IGNORE INTO temp._tei_co_m {kind.select}{scope_sql} ORDER BY 1, 2, 3, 4",
+                     params)
+        objects, same_kind = "temp._tei_co_m", ""
     # 2. Matches: each object row probes the rows of its object within the
     # window, in the same index.
     conn.execute(
-        """CREATE TEMP TABLE _tei_co_p AS
+        f"""CREATE TEMP TABLE _tei_co_p AS
         SELECT a.userid AS ua, b.userid AS ub, a.tweetid AS ta, b.tweetid AS tb, a.object AS obj,
                abs(a.minute - b.minute) AS d
-        FROM temp._tei_co_m a JOIN temp._tei_co_m b
-          ON b.object = a.object AND b.minute BETWEEN a.minute - :w AND a.minute + :w
+        FROM {objects} a JOIN {objects} b
+          ON {same_kind}b.object = a.object AND b.minute BETWEEN a.minute - :w AND a.minute + :w
         WHERE b.userid <> a.userid""",
         params,
     )
-    conn.execute("DROP TABLE temp._tei_co_m")
+    conn.execute("DROP TABLE IF EXISTS temp._tei_co_m")
     # No match, no edge: the evidence's steps would each read an empty table
     # and the edges' step the evidence.
     if not conn.execute("SELECT 1 FROM temp._tei_co_p LIMIT 1").fetchone():
@@ -403,6 +411,25 @@ def _compute(conn, spec, run_id):
         params,
     )
     return evidence
+
+
+OBJECTS = "tei_coordination_objects"
+
+
+def _store_objects(conn, kind):
+    """The kind's rows of tei_coordination_objects, made again from every
+    tweet when the loaded imports changed since they were made (the key a
+    run of every campaign is kept by). OR IGNORE drops rows without an
+    object, a time or an account, and a URL a tweet lists twice."""
+    key = f"coordination_objects_{kind.name}"
+    version = data_version(conn, "*")
+    made = conn.execute("SELECT value FROM tei_meta WHERE key = ?", (key,)).fetchone()
+    if made and made[0] == version:
+        return
+    conn.execute(f"DELETE FROM {OBJECTS} WHERE kind = ?", (kind.name,))
+    conn.execute(f"INSERT OR IGNORE INTO {OBJECTS} SELECT :kind, * FROM ({kind.select}) ORDER BY 2, 3, 4, 5",
+                 {"kind": kind.name})
+    set_meta(conn, **{key: version})
 
 
 def _check_texts(conn):

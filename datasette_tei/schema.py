@@ -212,6 +212,18 @@ TABLES = {
   [edges] INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY ([run_id], [group_id])
 )""",
+    # The objects the networks of each kind match on (coordination.py), one
+    # row per tweet and object, in the order the networks' self-join reads
+    # them: made once per change of the data instead of once per network.
+    # Hidden (tei_), like the other tables only the build reads.
+    "tei_coordination_objects": """CREATE TABLE IF NOT EXISTS [tei_coordination_objects] (
+  [kind] TEXT NOT NULL,
+  [object] NOT NULL,
+  [minute] INTEGER NOT NULL,
+  [userid] TEXT NOT NULL,
+  [tweetid] INTEGER NOT NULL,
+  PRIMARY KEY ([kind], [object], [minute], [userid], [tweetid])
+) WITHOUT ROWID""",
 }
 
 # Every tweet of every campaign whose archive holds it: a tweet is a row of
@@ -296,7 +308,7 @@ def ensure_coordination_schema(conn):
     """The coordination tables and their indexes, alone: what
     `datasette-tei coordinate` adds to a database an earlier version built."""
     for name in TABLES:
-        if name.startswith("coordination_"):
+        if name.startswith(("coordination_", "tei_coordination_")):
             conn.execute(TABLES[name])
     for table, columns in COORDINATION_INDEXES:
         conn.execute(

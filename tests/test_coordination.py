@@ -412,18 +412,45 @@ def test_the_demo_shows_its_planted_groups(demo_db):
         assert across == 8  # two accounts of each campaign, both ways
 
 
+def test_the_objects_are_made_once_per_change_of_the_data(planted, tmp_path):
+    """The objects of the stored kinds (tei_coordination_objects) are those
+    a run of every campaign would make from the tweets; the build made them,
+    and a run on the same data reads them without making them again.
+    (test_adding_an_archive_updates_the_networks: made again when it changes.)"""
+    db_path = str(tmp_path / "tei.db")
+    shutil.copy(planted["db"], db_path)
+    stored = [kind for kind in coordination.KINDS.values() if kind.stored]
+    assert [kind.name for kind in stored] == ["co_retweet", "co_link", "co_reply"]
+    conn = load.connect(db_path)
+    coordination.register_functions(conn)
+    for kind in stored:
+        made = conn.execute("SELECT object, minute, userid, tweetid FROM tei_coordination_objects "
+                            "WHERE kind = ?", (kind.name,)).fetchall()
+        fresh = sorted({row for row in conn.execute(kind.select) if None not in row})
+        assert made == fresh and len(made) > 20, kind.name
+    statements = []
+    conn.set_trace_callback(statements.append)
+    for kind in stored:
+        coordination.compute_run(conn, coordination.RunSpec(kind.name))
+    conn.close()
+    assert any("tei_coordination_objects" in sql for sql in statements)
+    assert not [sql for sql in statements if "INTO tei_coordination_objects" in sql or "DELETE FROM tei_coord" in sql]
+
+
 def test_a_database_built_before_coordination_gets_its_tables(planted, tmp_path):
     db_path = str(tmp_path / "tei.db")
     shutil.copy(planted["db"], db_path)
     conn = sqlite3.connect(db_path)
     for table in ("coordination_runs", "coordination_edges", "coordination_evidence", "coordination_groups",
-                  "coordination_group_summaries"):
+                  "coordination_group_summaries", "tei_coordination_objects"):
         conn.execute(f"DROP TABLE {table}")
+    conn.execute("DELETE FROM tei_meta WHERE key LIKE 'coordination_objects_%'")
     conn.commit()
     conn.close()
     result = coordinate(db_path, "--kind", "co_retweet")
     assert result.exit_code == 0, result.output
     assert query(db_path, "SELECT kind, edge_count > 0 FROM coordination_runs") == [("co_retweet", 1)]
+    assert query(db_path, "SELECT DISTINCT kind FROM tei_coordination_objects") == [("co_retweet",)]
     assert query(db_path, "SELECT count(*) FROM sqlite_master WHERE name = 'idx_coordination_edges_run_id_userid_b'") \
         == [(1,)]
 
