@@ -328,7 +328,7 @@ def _compute(conn, spec, run_id):
     # 1. Objects, in key order: the table is its own index. The stored ones
     # when the run is of every campaign; the run's own otherwise.
     if kind.stored and spec.scope == "*":
-        _store_objects(conn, kind)
+        _store_objects(conn)
         objects, same_kind = OBJECTS, "a.kind = :kind AND b.kind = a.kind AND "
     else:
         conn.execute(
@@ -414,22 +414,27 @@ def _compute(conn, spec, run_id):
 
 
 OBJECTS = "tei_coordination_objects"
+OBJECTS_KEY = "coordination_objects"  # in tei_meta: the data_version they were made from
 
 
-def _store_objects(conn, kind):
-    """The kind's rows of tei_coordination_objects, made again from every
-    tweet when the loaded imports changed since they were made (the key a
-    run of every campaign is kept by). OR IGNORE drops rows without an
-    object, a time or an account, and a URL a tweet lists twice."""
-    key = f"coordination_objects_{kind.name}"
+def _store_objects(conn):
+    """tei_coordination_objects, made again from every tweet when the loaded
+    imports changed since it was made (data_version, the key a run of every
+    campaign is kept by). Every stored kind at once: the build's default
+    runs read them all, and emptying the whole table is SQLite's truncation,
+    where emptying one kind's rows deletes them one by one. OR IGNORE drops
+    rows without an object, a time or an account, and a URL a tweet lists
+    twice."""
     version = data_version(conn, "*")
-    made = conn.execute("SELECT value FROM tei_meta WHERE key = ?", (key,)).fetchone()
+    made = conn.execute("SELECT value FROM tei_meta WHERE key = ?", (OBJECTS_KEY,)).fetchone()
     if made and made[0] == version:
         return
-    conn.execute(f"DELETE FROM {OBJECTS} WHERE kind = ?", (kind.name,))
-    conn.execute(f"INSERT OR IGNORE INTO {OBJECTS} SELECT :kind, * FROM ({kind.select}) ORDER BY 2, 3, 4, 5",
-                 {"kind": kind.name})
-    set_meta(conn, **{key: version})
+    conn.execute(f"DELETE FROM {OBJECTS}")
+    for kind in KINDS.values():
+        if kind.stored:
+            conn.execute(f"INSERT OR IGNORE INTO {OBJECTS} SELECT :kind, * FROM ({kind.select}) "
+                         "ORDER BY 2, 3, 4, 5", {"kind": kind.name})
+    set_meta(conn, **{OBJECTS_KEY: version})
 
 
 def _check_texts(conn):

@@ -444,13 +444,14 @@ def test_a_database_built_before_coordination_gets_its_tables(planted, tmp_path)
     for table in ("coordination_runs", "coordination_edges", "coordination_evidence", "coordination_groups",
                   "coordination_group_summaries", "tei_coordination_objects"):
         conn.execute(f"DROP TABLE {table}")
-    conn.execute("DELETE FROM tei_meta WHERE key LIKE 'coordination_objects_%'")
+    conn.execute("DELETE FROM tei_meta WHERE key = 'coordination_objects'")
     conn.commit()
     conn.close()
     result = coordinate(db_path, "--kind", "co_retweet")
     assert result.exit_code == 0, result.output
     assert query(db_path, "SELECT kind, edge_count > 0 FROM coordination_runs") == [("co_retweet", 1)]
-    assert query(db_path, "SELECT DISTINCT kind FROM tei_coordination_objects") == [("co_retweet",)]
+    assert query(db_path, "SELECT DISTINCT kind FROM tei_coordination_objects ORDER BY 1") \
+        == [("co_link",), ("co_reply",), ("co_retweet",)]
     assert query(db_path, "SELECT count(*) FROM sqlite_master WHERE name = 'idx_coordination_edges_run_id_userid_b'") \
         == [(1,)]
 
