@@ -7,7 +7,6 @@ a first bulk load is much faster without them.
 import contextlib
 import datetime
 
-import sqlite_utils
 
 from . import search
 from .parse import TWEET_COLUMNS, USER_COLUMNS
@@ -340,6 +339,10 @@ def index_name(table, columns):
 
 
 def ensure_indexes(conn):
+    # Imported here: `datasette-tei coordinate` and the serving side do
+    # not use it, and it is most of the command line's start-up.
+    import sqlite_utils
+
     db = sqlite_utils.Database(conn)
     for table, columns in INDEXES:
         db[table].create_index(columns, index_name=index_name(table, columns), if_not_exists=True)

@@ -36,6 +36,23 @@ def test_the_cli_does_not_import_datasette_or_the_graph_libraries():
     assert json.loads(out) == []
 
 
+def test_build_and_coordinate_do_not_import_datasette(tmp_path):
+    # The whole commands, not only their imports: igraph, which finds the
+    # groups, is the one library of the three they use.
+    db = str(tmp_path / "demo.db")
+    out = run_python(
+        "import sys, json\n"
+        "from click.testing import CliRunner\n"
+        "from datasette_tei.cli import cli\n"
+        f"for args in (['build', {db!r}, '--demo', '--silent'],\n"
+        f"             ['coordinate', {db!r}, '--kind', 'co_link', '--window', '2', '--silent']):\n"
+        "    result = CliRunner().invoke(cli, args)\n"
+        "    assert result.exit_code == 0, result.output\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'datasette', 'igraph', 'networkx'})))\n"
+    )
+    assert json.loads(out) == ["igraph"]
+
+
 def test_datasette_imported_after_the_cli_finds_the_whole_plugin():
     # The command line imports the package first; Datasette, loading its
     # plugins afterwards, gets the same module and must find every hook of
