@@ -6,7 +6,7 @@ it looks for a plugin's static/ and templates/ folders beside the module it
 registers, and only a package has a folder beside it. The hooks themselves
 are in plugin.py, loaded when Datasette reads the plugin, so that the
 command line, which imports this package first, does not import Datasette
-and what the hooks use (a fifth of a second of every command).
+and what the hooks use.
 """
 
 

@@ -14,12 +14,15 @@ A run is one parameter set (kind, window, minimum weight, campaign glob):
 build's last step) computes the default runs and recomputes every run
 whose campaigns gained or lost archives since it was computed.
 
-The work is SQL over temporary tables, so that memory stays bounded by
-SQLite's page cache and sorter (which spill to disk) whatever the size:
+The work is SQL over tables, so that memory stays bounded by SQLite's
+page cache and sorter (which spill to disk) whatever the size:
 
 1. the objects: one row (object, minute, userid, tweetid) per tweet and
    object, inserted in key order into a WITHOUT ROWID table, which is then
-   its own index;
+   its own index. co_retweet, co_link and co_reply keep theirs between
+   runs (tei_coordination_objects, made again when the data changes), for
+   the runs of every campaign; the other runs make theirs in a temporary
+   table;
 2. the matches: a self-join of that table on the object and a window of
    minutes, each row probing its neighbours in the index;
 3. per tweet of A and account B, B's nearest matching tweet (ties: the

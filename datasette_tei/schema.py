@@ -7,7 +7,6 @@ a first bulk load is much faster without them.
 import contextlib
 import datetime
 
-
 from . import search
 from .parse import TWEET_COLUMNS, USER_COLUMNS
 
