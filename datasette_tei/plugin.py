@@ -1,8 +1,8 @@
-"""Datasette plugin hooks for datasette-tei (registered through the package,
-__init__.py says why): thin, delegating to pages.py
-(campaign pages, JSON), queries.py (canned queries), search.py (the search
-functions) and access.py (what an actor may see). The render_cell helpers
-are here because they are a few lines."""
+"""Datasette plugin hooks for datasette-tei, registered through the package
+(__init__.py says why): thin, delegating to pages.py (campaign pages,
+JSON), queries.py (canned queries), search.py (the search functions) and
+access.py (what an actor may see). The render_cell helpers are here
+because they are a few lines."""
 import contextvars
 import json
 import re
