@@ -1,0 +1,232 @@
+"""The load in SQLite's C: raw CSV fields in, typed rows out, by SQL.
+
+The Python pipeline (parse.Converter) types every value of every row in
+Python, about 30 µs a row. Here the rows go into a temporary staging table
+as the CSV reader gave them (text), and one `INSERT ... SELECT` per batch
+does the typing, the lists, the lower-casing and the checks in C.
+
+The SQL is a fast path, not a second definition of the format: for each
+column it accepts only values whose result it can compute exactly as
+parse.py would (plain counts, `True`/`False`, dates of the calendar, lists
+in the two usual syntaxes, ...). A row holding any other value (a
+malformed one, an HTML entity past &amp;, a numeric coordinate, a list in
+an unusual syntax) is handed to parse.Converter, which rejects it with the
+reason and line of the Python pipeline or types it: the two pipelines
+make identical databases (tests/test_pipelines.py) by construction.
+
+The search index gets the tweet's text, or, for text holding a script
+written without spaces (a GLOB on the same character ranges as
+search._RUN finds it), search.index_text's pairs: the only per-row Python
+of the common case.
+"""
+import json
+
+from . import search
+from .parse import (TWEET_COLUMNS, TWEET_EXTRA_COLUMNS, USER_COLUMNS, USER_EXTRA_COLUMNS,
+                    TWEET_PARSERS, _FALSE, _TRUE, _nullable_text, normalise_header, parse_bool,
+                    parse_coordinate, parse_count, parse_date, parse_id, parse_language, parse_list,
+                    parse_time, parse_tweet_text, parse_tweetid, parse_userid)
+
+STAGE = "temp.tei_stage"
+
+# What str.strip() removes: Unicode whitespace, as SQLite's trim() is told.
+_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+# Control characters (JSON escapes them) and whitespace other than the space.
+_ODD = "".join(sorted(set(map(chr, range(1, 32))) | set(_WHITESPACE) - {" "}))
+
+
+def _literal(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _in(values):
+    return "(" + ", ".join(_literal(v) for v in sorted(values)) + ")"
+
+
+def _class(chars):
+    """A GLOB character class matching any of `chars` (none is ] or ^ or -)."""
+    assert not set(chars) & set("]^-")
+    return "[" + chars + "]"
+
+
+# The search index's unspaced scripts (search._UNSPACED) as a GLOB class:
+# SQLite's GLOB compares ranges by code point, as the regular expression does.
+_UNSPACED_GLOB = "*[" + search._UNSPACED + "]*"
+
+_DIGITS_ONLY = "NOT {f} GLOB '*[^0-9]*'"
+_DATE_SHAPE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+
+
+def _date_ok(d):
+    # date(.., '+0 days') normalises: 2015-02-29 comes back as 2015-03-01,
+    # month 13 as NULL, so equality is the calendar's own check.
+    return (f"{d} GLOB '{_DATE_SHAPE}' AND substr({d}, 1, 4) != '0000' "
+            f"AND date({d}, '+0 days') IS {d}")
+
+
+def _text(f):
+    return "1", f"nullif({f}, '')"
+
+
+def _userid(f):
+    return "1", f"nullif(trim({f}, {_literal(_WHITESPACE)}), '')"
+
+
+def _count(f):
+    whole = f"substr({f}, 1, length({f}) - 2)"
+    ok = (f"({f} = '' OR (length({f}) <= 18 AND {_DIGITS_ONLY.format(f=f)}) "
+          f"OR ({f} GLOB '[0-9]*.0' AND length({f}) <= 20 AND {_DIGITS_ONLY.format(f=whole)}))")
+    # CAST reads the integer before `.0`.
+    return ok, f"CASE WHEN {f} = '' THEN NULL ELSE CAST({f} AS INTEGER) END"
+
+
+def _id(f):
+    # Up to 18 digits is an integer; other text is kept; 19+ digits (may be
+    # past 2**63) go to Python.
+    ok = f"NOT (length({f}) >= 19 AND {_DIGITS_ONLY.format(f=f)})"
+    return ok, (f"CASE WHEN {f} = '' THEN NULL WHEN {f} GLOB '*[^0-9]*' THEN {f} "
+                f"ELSE CAST({f} AS INTEGER) END")
+
+
+def _tweetid(f):
+    ok = f"(length({f}) BETWEEN 1 AND 18 AND {_DIGITS_ONLY.format(f=f)} AND {f} NOT GLOB '0*')"
+    return ok, f"CAST({f} AS INTEGER)"
+
+
+def _bool(f):
+    return (f"{f} IN {_in(_TRUE | _FALSE | {''})}",
+            f"CASE WHEN {f} IN {_in(_TRUE)} THEN 1 WHEN {f} IN {_in(_FALSE)} THEN 0 END")
+
+
+def _time(f):
+    d = f"substr({f}, 1, 10)"
+    ok = (f"({f} = '' OR (length({f}) = 16 AND {f} GLOB '{_DATE_SHAPE} [0-2][0-9]:[0-5][0-9]' "
+          f"AND substr({f}, 12, 2) <= '23' AND {_date_ok(d)}))")
+    return ok, f"nullif({f}, '')"
+
+
+def _date(f):
+    return f"({f} = '' OR (length({f}) = 10 AND {_date_ok(f)}))", f"nullif({f}, '')"
+
+
+def _language(f):
+    return f"{f} NOT GLOB '*[^A-Za-z0-9_-]*'", f"nullif(lower({f}), '')"
+
+
+def _coordinate(f):
+    return f"{f} IN ('', 'absent', 'present')", "NULL"
+
+
+def _tweet_text(f):
+    lt_gt = f"replace(replace({f}, '&lt;', '<'), '&gt;', '>')"
+    # Every & left is the start of an &amp;: parse_tweet_text's fast case.
+    ok = (f"(instr({f}, '&') = 0 OR length({lt_gt}) - length(replace({lt_gt}, '&', '')) "
+          f"= (length({lt_gt}) - length(replace({lt_gt}, '&amp;', ''))) / 5)")
+    return ok, f"CASE WHEN instr({f}, '&') = 0 THEN {f} ELSE replace({lt_gt}, '&amp;', '&') END"
+
+
+def _list(f):
+    # ['a', 'b']: M is what stands between the first and the last quote.
+    m = f"substr({f}, 3, length({f}) - 4)"
+    repr_ok = (f"({f} GLOB '[[]''*'']' AND length({f}) >= 4 AND instr({m}, '\"') = 0 "
+               f"AND instr({m}, '\\') = 0 AND NOT {m} GLOB '*{_class(_ODD)}*' "
+               f"AND instr(replace({m}, ''', ''', ''), '''') = 0)")
+    # [a, b]: items split at ", " exactly, none starting or ending in
+    # whitespace, nothing JSON escapes: the items are the text between.
+    i = f"substr({f}, 2, length({f}) - 2)"
+    bare_ok = (f"({f} GLOB '[[][^ ''\"]*[]]' AND length({f}) >= 3 AND NOT {i} GLOB '* ' "
+               f"AND instr({i}, '\"') = 0 AND instr({i}, '\\') = 0 AND NOT {i} GLOB '*{_class(_ODD)}*' "
+               f"AND instr(replace({i}, ', ', ''), ',') = 0 AND instr({i}, ' ,') = 0 "
+               f"AND instr({i}, ',  ') = 0)")
+    ok = f"({f} IN ('', '[]') OR {repr_ok} OR {bare_ok})"
+    value = (f"CASE WHEN {f} IN ('', '[]') THEN '[]' "
+             f"WHEN substr({f}, 2, 1) = '''' THEN '[\"' || replace({m}, ''', ''', '\", \"') || '\"]' "
+             f"ELSE '[\"' || replace({i}, ', ', '\", \"') || '\"]' END")
+    return ok, value
+
+
+_SQL = {
+    _nullable_text: _text,
+    parse_userid: _userid,
+    parse_count: _count,
+    parse_id: _id,
+    parse_tweetid: _tweetid,
+    parse_bool: _bool,
+    parse_time: _time,
+    parse_date: _date,
+    parse_language: _language,
+    parse_coordinate: _coordinate,
+    parse_tweet_text: _tweet_text,
+    parse_list: _list,
+}
+
+
+class Plan:
+    """The SQL for one member's header: the staging table, the check that
+    a staged row is for SQL to type, and the typed values."""
+
+    def __init__(self, kind, header):
+        names = normalise_header(header)
+        self.kind = kind
+        self.width = len(names)
+        index = {}
+        for position, name in enumerate(names):
+            index.setdefault(name, position)
+        known = TWEET_COLUMNS if kind == "tweets" else USER_COLUMNS
+        self.unknown = [(name, position) for name, position in index.items() if name not in known]
+        self.stage_columns = [f"c{i}" for i in range(self.width)] + ["line"]
+
+        def field(name):
+            return f"c{index[name]}" if name in index else "''"
+
+        checks, values = [], []
+        for name in known:
+            ok, value = _SQL[TWEET_PARSERS[name]](field(name))
+            if ok != "1":
+                checks.append(ok)
+            values.append(value)
+        if kind == "tweets":
+            lat, lon = field("latitude"), field("longitude")
+            values.append(f"CASE WHEN {lat} IN ('absent', 'present') THEN {lat} "
+                          f"WHEN {lat} != '' AND {lon} != '' THEN 'coordinates' END")
+        else:
+            userid, screen = field("userid"), field("user_screen_name")
+            # parse.is_hashed_account, whose isdigit() knows other scripts'
+            # digits: the SQL takes ASCII user ids only; and RowError
+            # "userid is empty" is Python's to give.
+            checks.append(f"NOT {userid} GLOB '*[^ -~]*'")
+            checks.append(f"{values[0]} IS NOT NULL")
+            values.append(f"CASE WHEN {userid} != '' AND {userid} = {screen} "
+                          f"AND {userid} GLOB '*[^0-9]*' THEN 1 ELSE 0 END")
+        if self.unknown:
+            values.append("tei_extra(" + ", ".join(f"c{p}" for _, p in self.unknown) + ")")
+        else:
+            values.append("NULL")
+        values += [":campaign", ":import_id"]
+        self.columns = known + (TWEET_EXTRA_COLUMNS if kind == "tweets" else USER_EXTRA_COLUMNS) + (
+            "campaign", "import_id")
+        self.check = " AND ".join(f"({c})" for c in checks) or "1"
+        self.values = values
+        if kind == "tweets":
+            text = values[known.index("tweet_text")]
+            self.tweetid = values[0]
+            self.index_text = (f"CASE WHEN {field('tweet_text')} GLOB {_literal(_UNSPACED_GLOB)} "
+                               f"THEN tei_index_text({text}) ELSE {text} END")
+
+    def extra(self, *values):
+        pairs = {name: value for (name, _), value in zip(self.unknown, values) if value}
+        if not pairs:
+            return None
+        return json.dumps(pairs, ensure_ascii=False)
+
+    def prepare(self, conn):
+        conn.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        # No declared types: the text stays text, as the CSV reader gave it.
+        conn.execute(f"CREATE TABLE {STAGE} ({', '.join(self.stage_columns)})")
+        conn.create_function("tei_index_text", 1, search.index_text, deterministic=True)
+        if self.unknown:
+            conn.create_function("tei_extra", len(self.unknown), self.extra, deterministic=True)
+        self.insert_stage = (f"INSERT INTO {STAGE} VALUES "
+                             f"({', '.join('?' * len(self.stage_columns))})")
+        # IS NOT 1: a check that came out NULL sends its row to Python too.
+        self.flagged = f"SELECT rowid, * FROM {STAGE} WHERE ({self.check}) IS NOT 1"
