@@ -497,8 +497,8 @@ class _Staged:
             conn.executemany(self.plan.insert_stage, rows)
             flagged = conn.execute(self.plan.flagged).fetchall()
             if flagged:
-                for rowid, *fields in flagged:
-                    line = fields.pop()
+                for rowid, *staged_row in flagged:
+                    fields, line = self.plan.split(staged_row)
                     try:
                         slow.append((line, self.converter(fields)))
                     except RowError as error:
@@ -525,7 +525,8 @@ class _Staged:
             # in line order.
             conn.execute("ROLLBACK TO staged")
             typed = slow
-            for *fields, line in conn.execute(f"SELECT * FROM {sqlload.STAGE}").fetchall():
+            for staged_row in conn.execute(f"SELECT * FROM {sqlload.STAGE}").fetchall():
+                fields, line = self.plan.split(list(staged_row))
                 typed.append((line, self.converter(fields)))
             typed.sort(key=lambda row: row[0])
             self.python_insert([values for _, values in typed])

@@ -15,13 +15,11 @@ reason and line of the Python pipeline or types it: the two pipelines
 make identical databases (tests/test_pipelines.py) by construction.
 
 The search index gets the tweet's text, or, for text holding a script
-written without spaces (a GLOB on the same character ranges as
-search._RUN finds it), search.index_text's pairs: the only per-row Python
-of the common case.
+written without spaces, search.index_text's pairs, which the process
+reading the CSV makes (stream.py) and stages beside the row.
 """
 import json
 
-from . import search
 from .parse import (TWEET_COLUMNS, TWEET_EXTRA_COLUMNS, USER_COLUMNS, USER_EXTRA_COLUMNS,
                     TWEET_PARSERS, _FALSE, _TRUE, _nullable_text, normalise_header, parse_bool,
                     parse_coordinate, parse_count, parse_date, parse_id, parse_language, parse_list,
@@ -31,8 +29,23 @@ STAGE = "temp.tei_stage"
 
 # What str.strip() removes: Unicode whitespace, as SQLite's trim() is told.
 _WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+def _ranges(chars):
+    """A GLOB class body for a set of characters, runs written as ranges."""
+    codes = sorted(map(ord, chars))
+    out, start = [], codes[0]
+    for previous, code in zip(codes, codes[1:] + [None]):
+        if code != previous + 1:
+            out.append(chr(start) if start == previous else chr(start) + "-" + chr(previous))
+            start = code
+    return "".join(out)
+
+
 # Control characters (JSON escapes them) and whitespace other than the space.
-_ODD = "".join(sorted(set(map(chr, range(1, 32))) | set(_WHITESPACE) - {" "}))
+_ODD = _ranges(set(map(chr, range(1, 32))) | set(_WHITESPACE) - {" "})
+# Text that is printable ASCII has none of them: one range to look for first.
+_NOT_PRINTABLE_ASCII = "*[^ -~]*"
 
 
 def _literal(text):
@@ -43,25 +56,24 @@ def _in(values):
     return "(" + ", ".join(_literal(v) for v in sorted(values)) + ")"
 
 
-def _class(chars):
-    """A GLOB character class matching any of `chars` (none is ] or ^ or -)."""
-    assert not set(chars) & set("]^-")
-    return "[" + chars + "]"
+def _no_odd(text):
+    return f"(NOT {text} GLOB '{_NOT_PRINTABLE_ASCII}' OR NOT {text} GLOB '*[{_ODD}]*')"
 
 
-# The search index's unspaced scripts (search._UNSPACED) as a GLOB class:
-# SQLite's GLOB compares ranges by code point, as the regular expression does.
-_UNSPACED_GLOB = "*[" + search._UNSPACED + "]*"
 
 _DIGITS_ONLY = "NOT {f} GLOB '*[^0-9]*'"
-_DATE_SHAPE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+# Years 1000-2999 (0000 does not exist; the rest go to Python).
+_DATE_SHAPE = "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]"
 
 
 def _date_ok(d):
-    # date(.., '+0 days') normalises: 2015-02-29 comes back as 2015-03-01,
-    # month 13 as NULL, so equality is the calendar's own check.
-    return (f"{d} GLOB '{_DATE_SHAPE}' AND substr({d}, 1, 4) != '0000' "
-            f"AND date({d}, '+0 days') IS {d}")
+    """`d` (ten characters) is a date parse._DATE takes: only days every
+    such month has; February 29 and anything unusual go to Python, which
+    asks the calendar. Days up to the 28th, most of them, are decided first."""
+    month, day = f"substr({d}, 6, 2)", f"substr({d}, 9, 2)"
+    return (f"{month} BETWEEN '01' AND '12' AND ({day} BETWEEN '01' AND '28' OR {day} BETWEEN '29' AND "
+            f"(CASE {month} WHEN '02' THEN '28' WHEN '04' THEN '30' WHEN '06' THEN '30' "
+            f"WHEN '09' THEN '30' WHEN '11' THEN '30' ELSE '31' END))")
 
 
 def _text(f):
@@ -99,14 +111,14 @@ def _bool(f):
 
 
 def _time(f):
-    d = f"substr({f}, 1, 10)"
-    ok = (f"({f} = '' OR (length({f}) = 16 AND {f} GLOB '{_DATE_SHAPE} [0-2][0-9]:[0-5][0-9]' "
-          f"AND substr({f}, 12, 2) <= '23' AND {_date_ok(d)}))")
+    # The GLOB fixes the length: no `*` in it.
+    ok = (f"({f} = '' OR ({f} GLOB '{_DATE_SHAPE} [0-2][0-9]:[0-5][0-9]' "
+          f"AND substr({f}, 12, 2) <= '23' AND {_date_ok(f)}))")
     return ok, f"nullif({f}, '')"
 
 
 def _date(f):
-    return f"({f} = '' OR (length({f}) = 10 AND {_date_ok(f)}))", f"nullif({f}, '')"
+    return f"({f} = '' OR ({f} GLOB '{_DATE_SHAPE}' AND {_date_ok(f)}))", f"nullif({f}, '')"
 
 
 def _language(f):
@@ -129,13 +141,13 @@ def _list(f):
     # ['a', 'b']: M is what stands between the first and the last quote.
     m = f"substr({f}, 3, length({f}) - 4)"
     repr_ok = (f"({f} GLOB '[[]''*'']' AND length({f}) >= 4 AND instr({m}, '\"') = 0 "
-               f"AND instr({m}, '\\') = 0 AND NOT {m} GLOB '*{_class(_ODD)}*' "
+               f"AND instr({m}, '\\') = 0 AND {_no_odd(m)} "
                f"AND instr(replace({m}, ''', ''', ''), '''') = 0)")
     # [a, b]: items split at ", " exactly, none starting or ending in
     # whitespace, nothing JSON escapes: the items are the text between.
     i = f"substr({f}, 2, length({f}) - 2)"
     bare_ok = (f"({f} GLOB '[[][^ ''\"]*[]]' AND length({f}) >= 3 AND NOT {i} GLOB '* ' "
-               f"AND instr({i}, '\"') = 0 AND instr({i}, '\\') = 0 AND NOT {i} GLOB '*{_class(_ODD)}*' "
+               f"AND instr({i}, '\"') = 0 AND instr({i}, '\\') = 0 AND {_no_odd(i)} "
                f"AND instr(replace({i}, ', ', ''), ',') = 0 AND instr({i}, ' ,') = 0 "
                f"AND instr({i}, ',  ') = 0)")
     ok = f"({f} IN ('', '[]') OR {repr_ok} OR {bare_ok})"
@@ -174,7 +186,11 @@ class Plan:
             index.setdefault(name, position)
         known = TWEET_COLUMNS if kind == "tweets" else USER_COLUMNS
         self.unknown = [(name, position) for name, position in index.items() if name not in known]
-        self.stage_columns = [f"c{i}" for i in range(self.width)] + ["line"]
+        # After the fields: the row's line, and for tweets the text the
+        # search index holds where it is not the tweet's (index_text, made
+        # beside the CSV reader: see stream.py).
+        self.stage_columns = [f"c{i}" for i in range(self.width)] + ["line"] + (
+            ["idx"] if kind == "tweets" else [])
 
         def field(name):
             return f"c{index[name]}" if name in index else "''"
@@ -210,8 +226,7 @@ class Plan:
         if kind == "tweets":
             text = values[known.index("tweet_text")]
             self.tweetid = values[0]
-            self.index_text = (f"CASE WHEN {field('tweet_text')} GLOB {_literal(_UNSPACED_GLOB)} "
-                               f"THEN tei_index_text({text}) ELSE {text} END")
+            self.index_text = f"coalesce(idx, {text})"
 
     def extra(self, *values):
         pairs = {name: value for (name, _), value in zip(self.unknown, values) if value}
@@ -223,10 +238,16 @@ class Plan:
         conn.execute(f"DROP TABLE IF EXISTS {STAGE}")
         # No declared types: the text stays text, as the CSV reader gave it.
         conn.execute(f"CREATE TABLE {STAGE} ({', '.join(self.stage_columns)})")
-        conn.create_function("tei_index_text", 1, search.index_text, deterministic=True)
         if self.unknown:
             conn.create_function("tei_extra", len(self.unknown), self.extra, deterministic=True)
         self.insert_stage = (f"INSERT INTO {STAGE} VALUES "
                              f"({', '.join('?' * len(self.stage_columns))})")
-        # IS NOT 1: a check that came out NULL sends its row to Python too.
-        self.flagged = f"SELECT rowid, * FROM {STAGE} WHERE ({self.check}) IS NOT 1"
+        # In a WHERE clause SQLite stops at the first check that decides (a
+        # value would evaluate them all); no check is ever NULL.
+        self.flagged = f"SELECT rowid, * FROM {STAGE} WHERE NOT ({self.check})"
+
+    def split(self, staged):
+        """(fields, line) of a staged row (a list, without its rowid)."""
+        if self.kind == "tweets":
+            staged.pop()
+        return staged, staged.pop()

@@ -14,9 +14,11 @@ in the parent, with the child's message.
 
 With raw=True (the SQL pipeline, sqlload.py) nothing is typed here: the
 header event carries the header row itself, and the rows come as
-("raw", [[field, ..., line], ...], nbytes, [(line, reason, raw), ...]):
-good-shaped rows as the CSV reader gave them, each with its line number
-last, and the rows rejected for their shape among them.
+("raw", [[field, ..., line(, indexed)], ...], nbytes, [(line, reason, raw),
+...]): good-shaped rows as the CSV reader gave them, each with its line
+number and, for tweets, the search index's text where it is not the
+tweet's own (search.index_text, or None), and the rows rejected for their
+shape among them.
 """
 import gc
 import marshal
@@ -28,7 +30,7 @@ import zlib
 
 from . import search
 from .archives import Archive, ArchiveError, Member, MemberReader, RawReject, raw_text
-from .parse import Converter, RowError
+from .parse import Converter, RowError, normalise_header, parse_tweet_text
 
 # Rows per message: small enough that a few messages fit in the pipe, so the
 # child parses ahead while the parent is inside SQLite.
@@ -120,15 +122,29 @@ def _parse(member, tail, raw=False):
 def _raw(member, reader, read, taken):
     try:
         yield ("header", reader.kind, reader.header)
+        names = normalise_header(reader.header)
+        text_at = names.index("tweet_text") if reader.kind == "tweets" and "tweet_text" in names else None
+        index_text = search.index_text
         batch, rejects = [], []
         try:
             for item in reader.rows():
                 if item.__class__ is RawReject:
                     rejects.append((item.line, item.reason, item.raw))
-                else:
-                    line, fields = item
+                    continue
+                line, fields = item
+                if reader.kind == "tweets":
+                    # The search index's text where it is not the tweet's
+                    # (sqlload.py): the tweet's text as parse.py stores it,
+                    # and the staged row carries it last.
+                    text = fields[text_at] if text_at is not None else ""
+                    indexed = None
+                    if not text.isascii():
+                        indexed = index_text(parse_tweet_text(text) if "&" in text else text)
                     fields.append(line)
-                    batch.append(fields)
+                    fields.append(indexed)
+                else:
+                    fields.append(line)
+                batch.append(fields)
                 if len(batch) >= BATCH or len(rejects) >= BATCH or read[0] >= BATCH_BYTES:
                     yield ("raw", batch, taken(), rejects)
                     batch, rejects = [], []

@@ -61,6 +61,9 @@ QUIRKS = [
     ("tweet_time", "2016-02-29 10:00"), ("tweet_time", "2016-01-02 03:04:05"),
     ("tweet_time", "2016-01-02T03:04:00Z"), ("tweet_time", "2016-01-02"), ("tweet_time", ""),
     ("tweet_time", "2016-01-02 24:00"), ("tweet_time", " 2016-01-02 03:04 "),
+    ("tweet_time", "2016-04-30 23:59"), ("tweet_time", "2016-12-31 00:00"), ("tweet_time", "0999-12-31 00:00"),
+    ("tweet_time", "3000-01-01 00:00"), ("tweet_time", "2016-02-28 00:00"), ("tweet_time", "2016-02-00 00:00"),
+    ("account_creation_date", "2016-06-31"), ("account_creation_date", "2016-00-10"),
     ("account_creation_date", "2012-02-29"), ("account_creation_date", "2012-03-04 05:06"),
     ("account_creation_date", ""), ("account_creation_date", "0999-01-01"),
     ("tweet_language", "zh-CN"), ("tweet_language", " EN "), ("tweet_language", "İT"),
@@ -74,6 +77,7 @@ BAD = [
     ("tweetid", "12x"), ("tweetid", "99999999999999999999"), ("tweetid", ""), ("tweetid", "0"),
     ("quote_count", "1.5"), ("quote_count", "many"), ("quote_count", "nan"), ("is_retweet", "maybe"),
     ("tweet_time", "2015-02-29 10:00"), ("tweet_time", "2016-13-01 10:00"), ("tweet_time", "0000-01-01 00:00"),
+    ("tweet_time", "2016-01-00 10:00"), ("tweet_time", "2016-11-31 10:00"), ("tweet_time", "2016-01-01 10:60"),
     ("tweet_time", "yesterday"), ("account_creation_date", "2016-04-31"), ("latitude", "200"),
     ("latitude", "north"), ("hashtags", "not a list"), ("hashtags", "['unclosed"),
     ("urls", "['a' 'b']"),
@@ -224,7 +228,7 @@ def test_sql_takes_what_it_types_exactly(tmp_path, column, value):
     plan = sqlload.Plan("tweets", header)
     conn = sqlite3.connect(":memory:")
     plan.prepare(conn)
-    conn.execute(plan.insert_stage, fields + [2])
+    conn.execute(plan.insert_stage, fields + [2, None])
     flagged = conn.execute(plan.flagged).fetchall()
     typed = conn.execute(f"SELECT {', '.join(plan.values)} FROM {sqlload.STAGE}",
                          {"campaign": "c", "import_id": 1}).fetchone()
