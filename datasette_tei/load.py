@@ -119,6 +119,7 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
     """Load every archive under `sources` into the database at `db_path`."""
     progress = progress or NullProgress()
     report = BuildReport()
+    pipeline()  # a wrong DATASETTE_TEI_PIPELINE stops the build before it starts
     try:
         # Refused before anything else reads the sources or touches the file.
         check_target(db_path)
@@ -482,40 +483,44 @@ class _Staged:
         super().__init__(conn, archive, member, import_id, self.converter.columns, strict)
         self.plan.prepare(conn)
         self.params = {"campaign": archive.campaign, "import_id": import_id}
+        # The rows that pass the check, typed: the whole batch, most often.
         self.select = (f"INSERT INTO {self.table} ({', '.join(self.plan.columns)}) "
-                       f"SELECT {', '.join(self.plan.values)} FROM {sqlload.STAGE} WHERE true "
+                       f"SELECT {', '.join(self.plan.values)} FROM {sqlload.STAGE} WHERE {self.plan.check} "
                        + self.sql[self.sql.index(" ON CONFLICT"):])
 
     def insert_raw(self, rows, rejects):
         """One batch: `rows` are fields with their line number last;
         `rejects` (line, reason, raw) the rows the reader rejected."""
-        conn = self.conn
-        slow = []  # (line, typed values) of the rows Python typed
         if rows:
-            stage = sqlload.STAGE
-            conn.execute(f"DELETE FROM {stage}")
-            conn.executemany(self.plan.insert_stage, rows)
-            flagged = conn.execute(self.plan.flagged).fetchall()
-            if flagged:
-                for rowid, *staged_row in flagged:
-                    fields, line = self.plan.split(staged_row)
-                    try:
-                        slow.append((line, self.converter(fields)))
-                    except RowError as error:
-                        fields.pop()  # the blank the converter appended
-                        rejects.append((line, str(error), raw_text(fields)))
-                conn.execute(f"DELETE FROM {stage} WHERE rowid IN (SELECT value FROM json_each(?))",
-                             (json.dumps([row[0] for row in flagged]),))
-                rejects.sort(key=lambda reject: reject[0])
-            self.write(len(rows) - len(flagged), slow)
+            self._insert_staged(rows, rejects)
         for line, reason, raw in rejects:
             self.reject(line, reason, raw)
 
-    def write(self, staged, slow):
+    def _insert_staged(self, rows, rejects):
         conn = self.conn
+        stage = sqlload.STAGE
+        conn.execute(f"DELETE FROM {stage}")
+        conn.executemany(self.plan.insert_stage, rows)
         conn.execute("SAVEPOINT staged")
-        written = conn.execute(self.select, self.params).rowcount if staged else 0
-        if slow:
+        written = conn.execute(self.select, self.params).rowcount
+        slow = []  # (line, typed values) of the rows Python typed
+        flagged = ()
+        if written != len(rows):
+            # Rows the check did not pass (or keys met again: see below).
+            flagged = conn.execute(self.plan.flagged).fetchall()
+            for rowid, *staged_row in flagged:
+                fields, line = self.plan.split(staged_row)
+                try:
+                    slow.append((line, self.converter(fields)))
+                except RowError as error:
+                    fields.pop()  # the blank the converter appended
+                    rejects.append((line, str(error), raw_text(fields)))
+            if flagged:
+                conn.execute(f"DELETE FROM {stage} WHERE rowid IN (SELECT value FROM json_each(?))",
+                             (json.dumps([row[0] for row in flagged]),))
+                rejects.sort(key=lambda reject: reject[0])
+        staged = len(rows) - len(flagged)
+        if slow and written == staged:
             written += conn.executemany(self.sql, [values for _, values in slow]).rowcount
         if written == staged + len(slow):
             self.written(staged, slow)
@@ -523,11 +528,13 @@ class _Staged:
             # A row met one already there, or one of the same batch: which
             # wins depends on the order, so the batch goes the Python way,
             # in line order.
-            conn.execute("ROLLBACK TO staged")
+            conn.execute("ROLLBACK TO staged")  # the flagged rows are staged again, too
+            done = {row[0] for row in flagged}
             typed = slow
-            for staged_row in conn.execute(f"SELECT * FROM {sqlload.STAGE}").fetchall():
-                fields, line = self.plan.split(list(staged_row))
-                typed.append((line, self.converter(fields)))
+            for rowid, *staged_row in conn.execute(f"SELECT rowid, * FROM {stage}").fetchall():
+                if rowid not in done:
+                    fields, line = self.plan.split(staged_row)
+                    typed.append((line, self.converter(fields)))
             typed.sort(key=lambda row: row[0])
             self.python_insert([values for _, values in typed])
         conn.execute("RELEASE staged")

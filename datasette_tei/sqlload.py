@@ -61,7 +61,6 @@ def _no_odd(text):
 
 
 
-_DIGITS_ONLY = "NOT {f} GLOB '*[^0-9]*'"
 # Years 1000-2999 (0000 does not exist; the rest go to Python).
 _DATE_SHAPE = "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]"
 
@@ -84,25 +83,28 @@ def _userid(f):
     return "1", f"nullif(trim({f}, {_literal(_WHITESPACE)}), '')"
 
 
+def _canonical(f):
+    # The integer's own decimal text: no sign but `-`, no leading zero, no
+    # space, within 64 bits (CAST saturates beyond, and the text differs).
+    return f"CAST(CAST({f} AS INTEGER) AS TEXT)"
+
+
 def _count(f):
-    whole = f"substr({f}, 1, length({f}) - 2)"
-    ok = (f"({f} = '' OR (length({f}) <= 18 AND {_DIGITS_ONLY.format(f=f)}) "
-          f"OR ({f} GLOB '[0-9]*.0' AND length({f}) <= 20 AND {_DIGITS_ONLY.format(f=whole)}))")
+    # An integer, or one written `N.0`: what int() or float() reads the same.
+    ok = f"({f} = '' OR {_canonical(f)} = {f} OR {_canonical(f)} || '.0' = {f})"
     # CAST reads the integer before `.0`.
     return ok, f"CASE WHEN {f} = '' THEN NULL ELSE CAST({f} AS INTEGER) END"
 
 
 def _id(f):
-    # Up to 18 digits is an integer; other text is kept; 19+ digits (may be
-    # past 2**63) go to Python.
-    ok = f"NOT (length({f}) >= 19 AND {_DIGITS_ONLY.format(f=f)})"
-    return ok, (f"CASE WHEN {f} = '' THEN NULL WHEN {f} GLOB '*[^0-9]*' THEN {f} "
-                f"ELSE CAST({f} AS INTEGER) END")
+    # parse_id gives an integer for ASCII digits below 2**63 and the text
+    # otherwise; the column's INTEGER affinity makes exactly those texts
+    # integers: the text is stored as it is, with no check.
+    return "1", f"nullif({f}, '')"
 
 
 def _tweetid(f):
-    ok = f"(length({f}) BETWEEN 1 AND 18 AND {_DIGITS_ONLY.format(f=f)} AND {f} NOT GLOB '0*')"
-    return ok, f"CAST({f} AS INTEGER)"
+    return f"({_canonical(f)} = {f} AND CAST({f} AS INTEGER) > 0)", f"CAST({f} AS INTEGER)"
 
 
 def _bool(f):

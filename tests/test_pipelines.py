@@ -18,7 +18,7 @@ import sqlite3
 
 import pytest
 
-from datasette_tei import load, sqlload, stream
+from datasette_tei import load, schema, sqlload, stream
 from datasette_tei.synthetic import LAYOUTS, USERS_HEADER, generate_tweets, make_users, tweets_csv_text, \
     users_csv_text, write_zip
 from helpers import run_build
@@ -56,7 +56,11 @@ QUIRKS = [
     ("like_count", "3.00"), ("like_count", ".0"),
     ("in_reply_to_tweetid", "1234567890123456789"), ("in_reply_to_tweetid", "9999999999999999999"),
     ("in_reply_to_tweetid", "abc"), ("in_reply_to_tweetid", "12.0"), ("in_reply_to_tweetid", "٣٤"),
-    ("retweet_tweetid", "0001"),
+    ("retweet_tweetid", "0001"), ("retweet_tweetid", "0000000000000000000000042"),
+    ("retweet_tweetid", "-12"), ("retweet_tweetid", " 12"), ("retweet_tweetid", "1e5"),
+    ("quoted_tweet_tweetid", "9223372036854775807"), ("quoted_tweet_tweetid", "9223372036854775808"),
+    ("quote_count", "-3"), ("quote_count", "-0"), ("quote_count", "+4"), ("quote_count", "4.0 "),
+    ("quote_count", "-2.0"), ("quote_count", "9223372036854775807"),
     ("is_retweet", "1"), ("is_retweet", "yes"), ("is_retweet", "f"), ("is_retweet", ""),
     ("tweet_time", "2016-02-29 10:00"), ("tweet_time", "2016-01-02 03:04:05"),
     ("tweet_time", "2016-01-02T03:04:00Z"), ("tweet_time", "2016-01-02"), ("tweet_time", ""),
@@ -74,6 +78,7 @@ QUIRKS = [
 ]
 # Each makes its row a reject.
 BAD = [
+    ("tweetid", "-12"), ("tweetid", "+12"), ("tweetid", " 12"), ("tweetid", "9223372036854775808"),
     ("tweetid", "12x"), ("tweetid", "99999999999999999999"), ("tweetid", ""), ("tweetid", "0"),
     ("quote_count", "1.5"), ("quote_count", "many"), ("quote_count", "nan"), ("is_retweet", "maybe"),
     ("tweet_time", "2015-02-29 10:00"), ("tweet_time", "2016-13-01 10:00"), ("tweet_time", "0000-01-01 00:00"),
@@ -238,5 +243,11 @@ def test_sql_takes_what_it_types_exactly(tmp_path, column, value):
         assert flagged, (column, value)
         return
     if not flagged:
-        assert typed == expected
-        assert [type(v) for v in typed] == [type(v) for v in expected]
+        # As stored: through columns of the tweets table's types (affinity).
+        conn.execute("CREATE TABLE t (" + ", ".join(f"[{c}] {schema._type(c)}" for c in plan.columns) + ")")
+        insert = f"INSERT INTO t VALUES ({', '.join('?' * len(plan.columns))})"
+        conn.execute(insert, typed)
+        conn.execute(insert, expected)
+        sql_row, python_row = conn.execute("SELECT * FROM t ORDER BY rowid").fetchall()
+        assert sql_row == python_row
+        assert [type(v) for v in sql_row] == [type(v) for v in python_row]
