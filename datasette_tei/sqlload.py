@@ -108,7 +108,9 @@ def _tweetid(f):
 
 
 def _bool(f):
-    return (f"{f} IN {_in(_TRUE | _FALSE | {''})}",
+    # The usual spellings first: a comparison is cheaper than the IN list.
+    return (f"({f} = 'True' OR {f} = 'False' OR {f} = 'true' OR {f} = 'false' "
+            f"OR {f} IN {_in(_TRUE | _FALSE | {''})})",
             f"CASE WHEN {f} IN {_in(_TRUE)} THEN 1 WHEN {f} IN {_in(_FALSE)} THEN 0 END")
 
 
@@ -141,19 +143,21 @@ def _tweet_text(f):
 
 def _list(f):
     # ['a', 'b']: M is what stands between the first and the last quote.
+    # The tests that read the same on the whole value (the brackets and
+    # quotes around M hold no `"`, backslash or odd character) take it
+    # whole: a substr() less each.
     m = f"substr({f}, 3, length({f}) - 4)"
-    repr_ok = (f"({f} GLOB '[[]''*'']' AND length({f}) >= 4 AND instr({m}, '\"') = 0 "
-               f"AND instr({m}, '\\') = 0 AND {_no_odd(m)} "
+    plain = f"instr({f}, '\"') = 0 AND instr({f}, '\\') = 0 AND {_no_odd(f)}"
+    repr_ok = (f"({f} GLOB '[[]''*'']' AND length({f}) >= 4 AND {plain} "
                f"AND instr(replace({m}, ''', ''', ''), '''') = 0)")
     # [a, b]: items split at ", " exactly, none starting or ending in
     # whitespace, nothing JSON escapes: the items are the text between.
     i = f"substr({f}, 2, length({f}) - 2)"
-    bare_ok = (f"({f} GLOB '[[][^ ''\"]*[]]' AND length({f}) >= 3 AND NOT {i} GLOB '* ' "
-               f"AND instr({i}, '\"') = 0 AND instr({i}, '\\') = 0 AND {_no_odd(i)} "
-               f"AND instr(replace({i}, ', ', ''), ',') = 0 AND instr({i}, ' ,') = 0 "
-               f"AND instr({i}, ',  ') = 0)")
-    ok = f"({f} IN ('', '[]') OR {repr_ok} OR {bare_ok})"
-    value = (f"CASE WHEN {f} IN ('', '[]') THEN '[]' "
+    bare_ok = (f"({f} GLOB '[[][^ ''\"]*[]]' AND NOT {f} GLOB '* ]' AND {plain} "
+               f"AND instr(replace({f}, ', ', ''), ',') = 0 AND instr({f}, ' ,') = 0 "
+               f"AND instr({f}, ',  ') = 0)")
+    ok = f"({f} = '' OR {f} = '[]' OR {repr_ok} OR {bare_ok})"
+    value = (f"CASE WHEN {f} = '' OR {f} = '[]' THEN '[]' "
              f"WHEN substr({f}, 2, 1) = '''' THEN '[\"' || replace({m}, ''', ''', '\", \"') || '\"]' "
              f"ELSE '[\"' || replace({i}, ', ', '\", \"') || '\"]' END")
     return ok, value

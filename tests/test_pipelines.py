@@ -45,7 +45,7 @@ QUIRKS = [
     ("tweet_text", "中华人民共和国，香港 news ไทยภาษา 한국어"), ("tweet_text", ""),
     ("tweet_text", "&amp;amp; &"), ("tweet_text", "tab\there\r\nand\x0bcontrol"),
     ("hashtags", "['a', 'b']"), ("hashtags", "[a, b]"), ("hashtags", "['it''s', 'x']"),
-    ("hashtags", "[\"it's\", 'x']"), ("hashtags", "['a\\\\b']"), ("hashtags", "['a','b']"),
+    ("hashtags", "[\"it's\", 'x']"), ("hashtags", "['a\\\\b']"), ("hashtags", "['a\"b', 'c']"), ("hashtags", "[a\"b, c]"), ("hashtags", "[a\\b, c]"), ("hashtags", "['a','b']"),
     ("hashtags", " ['a', 'b'] "), ("hashtags", "[a,b]"), ("hashtags", "[a ,b]"), ("hashtags", "[ ]"),
     ("hashtags", "['']"), ("hashtags", "['', '']"), ("hashtags", "[Россия, 香港]"),
     ("hashtags", "[a,  b]"), ("hashtags", "[a,  b\u200b]"), ("hashtags", "[a , b\u200b]"), ("hashtags", "['a\u3000b', 'c']"), ("hashtags", "[a\u3000, b]"),
