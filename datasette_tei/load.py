@@ -275,10 +275,14 @@ def _insert_import(conn, archive, member, status, kind=None, error=None):
     return cursor.lastrowid
 
 
-# Which load types the rows: "sql" (sqlload.py: raw text into a staging
-# table, typed by one INSERT ... SELECT a batch) or "python" (parse.Converter
-# in the parsing process). Both make the same database; sql is faster.
-PIPELINES = ("sql", "python")
+# Which load types the rows: "python" (parse.Converter, in the parsing
+# process beside the one that writes) or "sql" (sqlload.py: raw text into a
+# staging table, typed by one INSERT ... SELECT a batch). Both make the same
+# database (tests/test_pipelines.py). python is the default: measured on
+# 1M tweets (docs/performance.md) the writing process is the bottleneck of
+# both, and sql gives it the typing and the checks to do, which python does
+# on the other core.
+PIPELINES = ("python", "sql")
 
 
 def pipeline():

@@ -1,5 +1,5 @@
-"""The two load pipelines (DATASETTE_TEI_PIPELINE=sql, the default, and
-python) make the same database from the same sources: every table's rows,
+"""The two load pipelines (DATASETTE_TEI_PIPELINE=python, the default, and
+sql) make the same database from the same sources: every table's rows,
 the rejects with their lines, reasons and raw text, the imports' counts,
 and what the search index holds (term by term, position by position).
 Timestamps alone may differ.
@@ -251,3 +251,15 @@ def test_sql_takes_what_it_types_exactly(tmp_path, column, value):
         sql_row, python_row = conn.execute("SELECT * FROM t ORDER BY rowid").fetchall()
         assert sql_row == python_row
         assert [type(v) for v in sql_row] == [type(v) for v in python_row]
+
+
+def test_an_unknown_pipeline_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATASETTE_TEI_PIPELINE", "fortran")
+    db = tmp_path / "tei.db"
+    source = tmp_path / "x_012020_tweets_csv_hashed.csv"
+    source.write_text(tweets_csv_text(_rows("2020", 3, 1, 10**17), "2020"), encoding="utf-8")
+    result = run_build(str(db), source)
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: DATASETTE_TEI_PIPELINE must be one of python, sql, not 'fortran'")
+    assert not db.exists()
