@@ -1,9 +1,13 @@
-"""The load in SQLite's C: raw CSV fields in, typed rows out, by SQL.
+"""The load in SQLite's C (DATASETTE_TEI_PIPELINE=sql): raw CSV fields in,
+typed rows out, by SQL.
 
-The Python pipeline (parse.Converter) types every value of every row in
-Python, about 30 µs a row. Here the rows go into a temporary staging table
-as the CSV reader gave them (text), and one `INSERT ... SELECT` per batch
-does the typing, the lists, the lower-casing and the checks in C.
+The default load types every value in Python (parse.Converter), in the
+parsing process. Here the rows go into a temporary staging table as the
+CSV reader gave them (text), and one `INSERT ... SELECT` per batch does the
+typing, the lists, the lower-casing and the checks in C, in the writing
+process. That costs the writing process, the one a load waits for, more
+than the Python typing costs the other core (docs/performance.md, "The
+SQL load"), so it is not the default.
 
 The SQL is a fast path, not a second definition of the format: for each
 column it accepts only values whose result it can compute exactly as
@@ -58,7 +62,6 @@ def _in(values):
 
 def _no_odd(text):
     return f"(NOT {text} GLOB '{_NOT_PRINTABLE_ASCII}' OR NOT {text} GLOB '*[{_ODD}]*')"
-
 
 
 # Years 1000-2999 (0000 does not exist; the rest go to Python).
