@@ -263,3 +263,22 @@ def test_an_unknown_pipeline_is_a_one_line_error(tmp_path, monkeypatch):
     assert result.output.strip().splitlines()[-1] == (
         "Error: DATASETTE_TEI_PIPELINE must be one of python, sql, not 'fortran'")
     assert not db.exists()
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_sql_types_the_usual_rows_itself(layout):
+    """The synthetic rows of every layout (plain values, both list syntaxes,
+    CJK, Arabic and Cyrillic text, &amp;) pass the SQL check: Python is for
+    the unusual rows only, or the SQL load would be the Python one, slower."""
+    header = LAYOUTS[layout]
+    plan = sqlload.Plan("tweets", header)
+    conn = sqlite3.connect(":memory:")
+    plan.prepare(conn)
+    rows = _rows(layout, 300, 5, 10**18)
+    conn.executemany(plan.insert_stage, [[row[name] for name in header] + [i, None] for i, row in enumerate(rows)])
+    assert conn.execute(plan.flagged).fetchall() == []
+    users = sqlload.Plan("users", USERS_HEADER)
+    users.prepare(conn)
+    conn.executemany(users.insert_stage, [[user[name] for name in USERS_HEADER] + [i]
+                                          for i, user in enumerate(make_users(100, layout))])
+    assert conn.execute(users.flagged).fetchall() == []
