@@ -13,9 +13,10 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import finish, media, replace, summaries
+from . import finish, media, replace, search, sqlload, summaries
 from . import stream as stream_mod
-from .archives import ArchiveError, file_checksum, find_archives
+from .archives import ArchiveError, file_checksum, find_archives, raw_text
+from .parse import Converter, RowError
 from .schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
 from .target import BuildLock, TargetError
 from .target import check as check_target
@@ -118,6 +119,7 @@ def build(db_path, sources, campaign=None, strict=False, progress=None):
     """Load every archive under `sources` into the database at `db_path`."""
     progress = progress or NullProgress()
     report = BuildReport()
+    pipeline()  # a wrong DATASETTE_TEI_PIPELINE stops the build before it starts
     try:
         # Refused before anything else reads the sources or touches the file.
         check_target(db_path)
@@ -273,18 +275,47 @@ def _insert_import(conn, archive, member, status, kind=None, error=None):
     return cursor.lastrowid
 
 
+# Which load types the rows: "python" (parse.Converter, in the parsing
+# process beside the one that writes) or "sql" (sqlload.py: raw text into a
+# staging table, typed by one INSERT ... SELECT a batch). Both make the same
+# database (tests/test_pipelines.py). python is the default: measured on
+# 1M tweets (docs/performance.md) the writing process is the bottleneck of
+# both, and sql gives it the typing and the checks to do, which python does
+# on the other core.
+PIPELINES = ("python", "sql")
+
+
+def pipeline():
+    chosen = os.environ.get("DATASETTE_TEI_PIPELINE") or PIPELINES[0]
+    if chosen not in PIPELINES:
+        raise BuildError(f"DATASETTE_TEI_PIPELINE must be one of {', '.join(PIPELINES)}, not {chosen!r}")
+    return chosen
+
+
 def load_member(conn, archive, member, strict, progress):
     """Stream one member into its table; returns counts. Raises ArchiveError."""
     import_id = _insert_import(conn, archive, member, "loading")
-    stream = stream_mod.events(member, _tail_for(archive, import_id))
+    tail = _tail_for(archive, import_id)
+    staged = pipeline() == "sql"
+    stream = stream_mod.events(member, tail, raw=staged)
     _, kind, columns = next(stream)
     conn.execute("UPDATE imports SET kind = ? WHERE id = ?", (kind, import_id))
-    loader = (_TweetLoader if kind == "tweets" else _UserLoader)(
-        conn, archive, member, import_id, columns, strict
-    )
+    if staged:
+        header = columns
+        loader = (_StagedTweetLoader if kind == "tweets" else _StagedUserLoader)(
+            conn, archive, member, import_id, header, strict)
+    else:
+        loader = (_TweetLoader if kind == "tweets" else _UserLoader)(
+            conn, archive, member, import_id, columns, strict
+        )
     for event in stream:
         tag = event[0]
-        if tag == "rows":
+        if tag == "raw":
+            loader.insert_raw(event[1], event[3])
+            if event[1]:
+                progress.rows(len(event[1]))
+                checkpoint("rows")
+        elif tag == "rows":
             loader.insert(event[1], event[3])
             progress.rows(len(event[1]))
             checkpoint("rows")
@@ -444,3 +475,104 @@ class _UserLoader(_Loader):
         inserted = self.conn.executemany(self.sql, batch).rowcount
         self.counts["users"] += inserted
         self.counts["duplicates"] += len(batch) - inserted
+
+
+class _Staged:
+    """Rows as the CSV reader gave them, typed by SQL (sqlload.Plan); the
+    rows SQL does not take are typed, or rejected, by parse.Converter."""
+
+    def __init__(self, conn, archive, member, import_id, header, strict):
+        self.plan = sqlload.Plan(self.kind, header)
+        self.converter = Converter(self.kind, header, _tail_for(archive, import_id))
+        super().__init__(conn, archive, member, import_id, self.converter.columns, strict)
+        self.plan.prepare(conn)
+        self.params = {"campaign": archive.campaign, "import_id": import_id}
+        # The rows that pass the check, typed: the whole batch, most often.
+        self.select = (f"INSERT INTO {self.table} ({', '.join(self.plan.columns)}) "
+                       f"SELECT {', '.join(self.plan.values)} FROM {sqlload.STAGE} WHERE {self.plan.check} "
+                       + self.sql[self.sql.index(" ON CONFLICT"):])
+
+    def insert_raw(self, rows, rejects):
+        """One batch: `rows` are fields with their line number last;
+        `rejects` (line, reason, raw) the rows the reader rejected."""
+        if rows:
+            self._insert_staged(rows, rejects)
+        for line, reason, raw in rejects:
+            self.reject(line, reason, raw)
+
+    def _insert_staged(self, rows, rejects):
+        conn = self.conn
+        stage = sqlload.STAGE
+        conn.execute(f"DELETE FROM {stage}")
+        conn.executemany(self.plan.insert_stage, rows)
+        conn.execute("SAVEPOINT staged")
+        written = conn.execute(self.select, self.params).rowcount
+        slow = []  # (line, typed values) of the rows Python typed
+        flagged = ()
+        if written != len(rows):
+            # Rows the check did not pass (or keys met again: see below).
+            flagged = conn.execute(self.plan.flagged).fetchall()
+            for rowid, *staged_row in flagged:
+                fields, line = self.plan.split(staged_row)
+                try:
+                    slow.append((line, self.converter(fields)))
+                except RowError as error:
+                    fields.pop()  # the blank the converter appended
+                    rejects.append((line, str(error), raw_text(fields)))
+            if flagged:
+                conn.execute(f"DELETE FROM {stage} WHERE rowid IN (SELECT value FROM json_each(?))",
+                             (json.dumps([row[0] for row in flagged]),))
+                rejects.sort(key=lambda reject: reject[0])
+        staged = len(rows) - len(flagged)
+        if slow and written == staged:
+            written += conn.executemany(self.sql, [values for _, values in slow]).rowcount
+        if written == staged + len(slow):
+            self.written(staged, slow)
+        else:
+            # A row met one already there, or one of the same batch: which
+            # wins depends on the order, so the batch goes the Python way,
+            # in line order.
+            conn.execute("ROLLBACK TO staged")  # the flagged rows are staged again, too
+            done = {row[0] for row in flagged}
+            typed = slow
+            for rowid, *staged_row in conn.execute(f"SELECT rowid, * FROM {stage}").fetchall():
+                if rowid not in done:
+                    fields, line = self.plan.split(staged_row)
+                    typed.append((line, self.converter(fields)))
+            typed.sort(key=lambda row: row[0])
+            self.python_insert([values for _, values in typed])
+        conn.execute("RELEASE staged")
+
+
+class _StagedTweetLoader(_Staged, _TweetLoader):
+    kind = "tweets"
+    table = "tweets"
+
+    def written(self, staged, slow):
+        conn = self.conn
+        fts = f"INSERT INTO {FTS_TABLE} (rowid, tweet_text) "
+        if staged:
+            conn.execute(f"{fts} SELECT {self.plan.tweetid}, {self.plan.index_text} FROM {sqlload.STAGE}")
+        if slow:
+            text_at = self.text_at
+            index_text = search.index_text
+            conn.executemany(f"{fts} VALUES (?, ?)", [
+                (values[0], index_text(values[text_at]) or values[text_at]) for _, values in slow])
+        self.counts["tweets"] += staged + len(slow)
+
+    def python_insert(self, batch):
+        text_at = self.text_at
+        index_text = search.index_text
+        indexed = [(values[0], text) for values in batch if (text := index_text(values[text_at])) is not None]
+        self.insert(batch, indexed)
+
+
+class _StagedUserLoader(_Staged, _UserLoader):
+    kind = "users"
+    table = "users"
+
+    def written(self, staged, slow):
+        self.counts["users"] += staged + len(slow)
+
+    def python_insert(self, batch):
+        self.insert(batch, None)

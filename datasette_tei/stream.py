@@ -11,6 +11,14 @@ Events, in order: ("header", kind, columns), then any number of
 ("rejects", [(line, reason, raw), ...], nbytes), then ("end",
 repeated_header_count). A member that cannot be read raises ArchiveError,
 in the parent, with the child's message.
+
+With raw=True (the SQL pipeline, sqlload.py) nothing is typed here: the
+header event carries the header row itself, and the rows come as
+("raw", [[field, ..., line(, indexed)], ...], nbytes, [(line, reason, raw),
+...]): good-shaped rows as the CSV reader gave them, each with its line
+number and, for tweets, the search index's text where it is not the
+tweet's own (search.index_text, or None), and the rows rejected for their
+shape among them.
 """
 import gc
 import marshal
@@ -22,7 +30,7 @@ import zlib
 
 from . import search
 from .archives import Archive, ArchiveError, Member, MemberReader, RawReject, raw_text
-from .parse import Converter, RowError
+from .parse import Converter, RowError, normalise_header, parse_tweet_text
 
 # Rows per message: small enough that a few messages fit in the pipe, so the
 # child parses ahead while the parent is inside SQLite.
@@ -38,17 +46,17 @@ PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 _READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, RuntimeError)
 
 
-def events(member, tail, parallel=None):
+def events(member, tail, parallel=None, raw=False):
     """Yield the member's events; see the module docstring."""
     if parallel is None:
         parallel = member.size >= PARALLEL_MIN_BYTES and os.cpu_count() > 1
     if parallel:
-        yield from _from_child(member, tail)
+        yield from _from_child(member, tail, raw)
     else:
-        yield from _parse(member, tail)
+        yield from _parse(member, tail, raw)
 
 
-def _parse(member, tail):
+def _parse(member, tail, raw=False):
     read = [0]
 
     def on_bytes(n):
@@ -59,6 +67,9 @@ def _parse(member, tail):
         return n
 
     reader = MemberReader(member, on_bytes=on_bytes)
+    if raw:
+        yield from _raw(member, reader, read, taken)
+        return
     try:
         converter = Converter(reader.kind, reader.header, tail)
         yield ("header", reader.kind, converter.columns)
@@ -108,7 +119,45 @@ def _parse(member, tail):
         reader.close()
 
 
-def _child(receive, connection, path, campaign, name, size, checksum, local, tail):
+def _raw(member, reader, read, taken):
+    try:
+        yield ("header", reader.kind, reader.header)
+        names = normalise_header(reader.header)
+        text_at = names.index("tweet_text") if reader.kind == "tweets" and "tweet_text" in names else None
+        index_text = search.index_text
+        batch, rejects = [], []
+        try:
+            for item in reader.rows():
+                if item.__class__ is RawReject:
+                    rejects.append((item.line, item.reason, item.raw))
+                    continue
+                line, fields = item
+                if reader.kind == "tweets":
+                    # The search index's text where it is not the tweet's
+                    # (sqlload.py): the tweet's text as parse.py stores it,
+                    # and the staged row carries it last.
+                    text = fields[text_at] if text_at is not None else ""
+                    indexed = None
+                    if not text.isascii():
+                        indexed = index_text(parse_tweet_text(text) if "&" in text else text)
+                    fields.append(line)
+                    fields.append(indexed)
+                else:
+                    fields.append(line)
+                batch.append(fields)
+                if len(batch) >= BATCH or len(rejects) >= BATCH or read[0] >= BATCH_BYTES:
+                    yield ("raw", batch, taken(), rejects)
+                    batch, rejects = [], []
+        except _READ_ERRORS as error:
+            raise ArchiveError(f"{member.label}: damaged, cannot be read to the end ({error})") from None
+        if batch or rejects:
+            yield ("raw", batch, 0, rejects)
+        yield ("end", reader.repeated_headers, taken())
+    finally:
+        reader.close()
+
+
+def _child(receive, connection, path, campaign, name, size, checksum, local, tail, raw=False):
     """Runs in the child: parse and send every event, or the error."""
     # A forked child holds a copy of the parent's reading end: closed, a
     # parent that died makes the next write fail instead of block forever.
@@ -127,7 +176,7 @@ def _child(receive, connection, path, campaign, name, size, checksum, local, tai
     archive = Archive(path=path, campaign=campaign)
     try:
         member = Member(archive, name, size, checksum, local)
-        for event in _parse(member, tail):
+        for event in _parse(member, tail, raw):
             connection.send_bytes(marshal.dumps(event))
     except ArchiveError as error:
         connection.send_bytes(marshal.dumps(("error", str(error))))
@@ -158,14 +207,14 @@ def _grow_pipe(connection):
         pass  # not Linux, or not allowed: a smaller pipe only costs overlap
 
 
-def _from_child(member, tail):
+def _from_child(member, tail, raw=False):
     context = _context()
     receive, send = context.Pipe(duplex=False)
     _grow_pipe(receive)
     process = context.Process(
         target=_child,
         args=(receive, send, member.archive.path, member.archive.campaign, member.name, member.size,
-              member.checksum, member.local, tuple(tail)),
+              member.checksum, member.local, tuple(tail), raw),
         daemon=True,
     )
     process.start()

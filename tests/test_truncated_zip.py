@@ -118,9 +118,9 @@ def test_members_parsed_in_the_child_process(src, db_path, monkeypatch):
     in_child = []
     from_child = stream._from_child
 
-    def counted(member, tail):
+    def counted(member, tail, *args):
         in_child.append(member.name)
-        return from_child(member, tail)
+        return from_child(member, tail, *args)
 
     monkeypatch.setattr(stream, "_from_child", counted)
     data = three_parts()
