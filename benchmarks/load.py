@@ -196,6 +196,18 @@ def plan(base):
     return requests
 
 
+# Every request's time by path, for --slowest.
+PATH_TIMES = {}
+
+
+def slowest(count):
+    """The `count` paths with the highest median time, one a line."""
+    ranked = sorted(((percentile(times, .5), len(times), path) for path, times in PATH_TIMES.items()),
+                    reverse=True)[:count]
+    return "\n".join(f"{median * 1000:8.0f} ms median, {n:>4} requests  {urllib.parse.unquote(path)}"
+                     for median, n, path in ranked)
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     if not ordered:
@@ -221,6 +233,7 @@ async def client(address, requests, deadline, budget, results, failures, seed, t
                 failed, detail = True, f"{type(error).__name__} {path}"
             elapsed = time.perf_counter() - started
             results.setdefault(kind, []).append(elapsed)
+            PATH_TIMES.setdefault(path, []).append(elapsed)
             if failed:
                 failures.setdefault(kind, []).append(detail)
     finally:
@@ -308,6 +321,8 @@ def main():
                         help="serve with -i, and the inspect.json beside the database if there is one")
     parser.add_argument("--setting", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a Datasette setting for the server, e.g. --setting num_sql_threads 3")
+    parser.add_argument("--slowest", type=int, default=0, metavar="N",
+                        help="also print the N paths with the highest median time")
     parser.add_argument("--datasette-defaults", action="store_true",
                         help="serve with Datasette's default settings, not the README's recommended ones")
     args = parser.parse_args()
@@ -333,6 +348,8 @@ def main():
         results, failures, elapsed, log = run(db, args.clients, args.duration, args.max_requests, extra,
                                               immutable=args.immutable)
     print(table(results, failures, elapsed))
+    if args.slowest:
+        print(f"The {args.slowest} slowest paths (median under this load):\n" + slowest(args.slowest))
     if failures:
         shown = [detail for details in failures.values() for detail in details][:10]
         print("First failures:\n  " + "\n  ".join(shown), file=sys.stderr)
