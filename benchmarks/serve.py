@@ -14,6 +14,7 @@ import argparse
 import os
 import re
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -179,6 +180,12 @@ def main():
         for url in ("/tei/tweets", f"/tei/tweets?campaign={big}", "/tei/tweets?campaign=bench_small"):
             timed_out = re.search(r'class="facets-timed-out">([^<]*)<', client.get(url).text)
             print(f"facets timed out on {url}: {timed_out.group(1) if timed_out else 'none'}")
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            matched = conn.execute("SELECT count(*) FROM tweets_fts WHERE tweets_fts MATCH 'election'")
+            print(f"tweets matching election: {matched.fetchone()[0]:,}")
+        finally:
+            conn.close()
         counts = client.get("/tei.json").json()
         tables = counts.get("tables", [])
         tweets = [t for t in tables if t.get("name") == "tweets"]
