@@ -38,7 +38,7 @@ def page_facets(request, config):
     for type in TYPES:
         for source_and_config in configs.get(type) or []:
             facet = source_and_config["config"]
-            column = facet.get("column") or facet.get("simple") if isinstance(facet, dict) else None
+            column = (facet.get("column") or facet.get("simple")) if isinstance(facet, dict) else None
             if isinstance(column, str) and (type, column) not in facets:
                 facets.append((type, column))
     return facets
