@@ -156,7 +156,7 @@ def plan(base):
         raise SystemExit("the database holds no campaign: is it built by datasette-tei?")
     quote = urllib.parse.quote
     requests = [("index", "/-/tei"), ("index", "/-/tei.json")]
-    for database, name in campaigns:
+    for number, (database, name) in enumerate(campaigns):
         table = f"/{quote(database)}/tweets"
         requests += [
             ("campaign", f"/-/tei/{quote(name)}"),
@@ -169,6 +169,19 @@ def plan(base):
             ("canned", f"/{quote(database)}/activity_by_hour?campaign={quote(name)}"),
             ("canned", f"/{quote(database)}/most_retweeted_accounts.json?campaign={quote(name)}"),
         ]
+        # The pages a reader opens from there: the table filtered to the
+        # campaign (rows, count and facets), an account's page, a tweet's
+        # row page and the coordination network.
+        requests.append(("table html", f"{table}?campaign={quote(name)}"))
+        accounts = get_json(base + f"/{quote(database)}/users.json?" + urllib.parse.urlencode(
+            {"campaign": name, "_sort_desc": "follower_count", "_size": "2", "_shape": "array"}))
+        for account in accounts:
+            requests.append(("account", f"/-/tei/accounts/{quote(str(account['userid']), safe='')}"))
+        tweets = get_json(base + f"{table}.json?" + urllib.parse.urlencode(
+            {"campaign": name, "_col": "tweetid", "_size": "2", "_shape": "array"}))
+        for tweet in tweets:
+            requests.append(("row", f"{table}/{tweet['tweetid']}"))
+        requests.append(("network", f"/-/tei/{quote(name)}/network"))
         for term in SEARCH_TERMS:
             params = urllib.parse.urlencode({"q": term, "campaign": "", "language": ""})
             in_campaign = urllib.parse.urlencode({"q": term, "campaign": name, "language": ""})
@@ -177,7 +190,22 @@ def plan(base):
                 ("search", f"/{quote(database)}/search?{in_campaign}"),
                 ("_search", f"{table}.json?" + urllib.parse.urlencode({"_search": term, "_size": "20"})),
             ]
+        # ?_search= as a browser opens it: count, facets and 100 rows.
+        term = SEARCH_TERMS[number % len(SEARCH_TERMS)]
+        requests.append(("_search html", f"{table}?" + urllib.parse.urlencode({"_search": term})))
     return requests
+
+
+# Every request's time by path, for --slowest.
+PATH_TIMES = {}
+
+
+def slowest(count):
+    """The `count` paths with the highest median time, one a line."""
+    ranked = sorted(((percentile(times, .5), len(times), path) for path, times in PATH_TIMES.items()),
+                    reverse=True)[:count]
+    return "\n".join(f"{median * 1000:8.0f} ms median, {n:>4} requests  {urllib.parse.unquote(path)}"
+                     for median, n, path in ranked)
 
 
 def percentile(values, fraction):
@@ -205,6 +233,7 @@ async def client(address, requests, deadline, budget, results, failures, seed, t
                 failed, detail = True, f"{type(error).__name__} {path}"
             elapsed = time.perf_counter() - started
             results.setdefault(kind, []).append(elapsed)
+            PATH_TIMES.setdefault(path, []).append(elapsed)
             if failed:
                 failures.setdefault(kind, []).append(detail)
     finally:
@@ -213,7 +242,7 @@ async def client(address, requests, deadline, budget, results, failures, seed, t
 
 async def drive(base, requests, clients, duration, max_requests, timeout=30.0):
     """Run the clients; returns ({kind: [seconds]}, {kind: [failure]}, elapsed)."""
-    results, failures = {}, {}
+    results, failures = {kind: [] for kind, _ in requests}, {}  # every kind of the plan, even unreached
     budget = iter(range(max_requests))  # shared: the whole run's request count
     address = urllib.parse.urlsplit(base).hostname, urllib.parse.urlsplit(base).port
     started = time.monotonic()
@@ -224,6 +253,8 @@ async def drive(base, requests, clients, duration, max_requests, timeout=30.0):
 
 
 def table(results, failures, elapsed):
+    """The table of requests per kind (results holds every kind of the
+    plan, unreached ones with no times), and the targets."""
     lines = [f"{'kind':<14} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"]
     everything = []
     for kind in sorted(results):
@@ -237,7 +268,33 @@ def table(results, failures, elapsed):
                  f"{percentile(everything, .95) * 1000:>8.1f} {percentile(everything, .99) * 1000:>8.1f}")
     lines.append(f"{len(everything):,} requests served in {elapsed:.1f} s: "
                  f"{len(everything) / max(elapsed, 1e-9):,.0f} requests/s")
+    lines += verdicts(results, failures)
     return "\n".join(lines)
+
+
+# The targets of the performance issue for 50 clients on two cores.
+TARGET_P99_SECONDS = 10.0
+
+
+def verdicts(results, failures):
+    """One line per target: no error, p99 under TARGET_P99_SECONDS, and
+    every kind of request of the plan answered (without error) at least once."""
+    everything = [t for times in results.values() for t in times]
+    errors = sum(len(f) for f in failures.values())
+    p99 = percentile(everything, .99)
+    kinds = sorted(results)
+    missing = [kind for kind in kinds if len(results[kind]) <= len(failures.get(kind, ()))]
+
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+
+    return [
+        f"target: no error{'':<22} {errors:>7,} errors   {verdict(errors == 0)}",
+        f"target: p99 < {TARGET_P99_SECONDS:g} s{'':<20} {p99:>7.1f} s        "
+        f"{verdict(everything and p99 < TARGET_P99_SECONDS)}",
+        f"target: every kind of page answered  {len(kinds) - len(missing):>3} of {len(kinds):<3}      "
+        f"{verdict(not missing)}" + (f" (none answered: {', '.join(missing)})" if missing else ""),
+    ]
 
 
 def run(db, clients=50, duration=60.0, max_requests=1_000_000, extra=(), immutable=False):
@@ -264,6 +321,8 @@ def main():
                         help="serve with -i, and the inspect.json beside the database if there is one")
     parser.add_argument("--setting", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a Datasette setting for the server, e.g. --setting num_sql_threads 3")
+    parser.add_argument("--slowest", type=int, default=0, metavar="N",
+                        help="also print the N paths with the highest median time")
     parser.add_argument("--datasette-defaults", action="store_true",
                         help="serve with Datasette's default settings, not the README's recommended ones")
     args = parser.parse_args()
@@ -289,6 +348,8 @@ def main():
         results, failures, elapsed, log = run(db, args.clients, args.duration, args.max_requests, extra,
                                               immutable=args.immutable)
     print(table(results, failures, elapsed))
+    if args.slowest:
+        print(f"The {args.slowest} slowest paths (median under this load):\n" + slowest(args.slowest))
     if failures:
         shown = [detail for details in failures.values() for detail in details][:10]
         print("First failures:\n  " + "\n  ".join(shown), file=sys.stderr)

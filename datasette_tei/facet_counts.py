@@ -309,6 +309,14 @@ class _Answer:
         return await self._ds.execute(database, TOP_SQL, self._params, **kwargs)
 
 
+class _Given(_Answer):
+    """Datasette, except that the facet's one execute() call gets the rows
+    the view's single pass counted (live_facets.py)."""
+
+    async def execute(self, database, sql, params=None, **kwargs):
+        return self._params
+
+
 class _Precomputed:
     """Mixin for Datasette's facet classes: the default facets of tweets from
     the counts, when the view is every tweet or one campaign's; everything
@@ -417,7 +425,20 @@ class _Precomputed:
         if not precomputed:
             if await self._too_many_rows():
                 return [], [self._column(config) for config in configs]
-            return await super().facet_results()
+            passed = await self._one_pass()
+            if passed is None or not passed.ran and not passed.timed_out:
+                return await super().facet_results()
+            if passed.timed_out:
+                return [], [self._column(config) for config in configs]
+            results, timed_out = [], []
+            for config in configs:
+                one = copy.copy(self)
+                one.get_configs = lambda config=config: [config]
+                one.ds = _Given(self.ds, passed.results(self.type, self._column(config)))
+                facet_results, facets_timed_out = await super(_Precomputed, one).facet_results()
+                results.extend(facet_results)
+                timed_out.extend(facets_timed_out)
+            return results, timed_out
         too_many = (any(self._column(config) not in counted for config in configs)
                     and await self._too_many_rows())
         results, timed_out = [], []
@@ -436,6 +457,25 @@ class _Precomputed:
             results.extend(facet_results)
             timed_out.extend(facets_timed_out)
         return results, timed_out
+
+    async def _one_pass(self):
+        """The page's live facets of a view of tweets, from one read of its
+        rows (live_facets.py), or None where Datasette's own run: another
+        table, or a page of one facet (nothing to share)."""
+        from . import live_facets  # serving only: it imports Datasette
+
+        if self.table != "tweets" or not await served.is_tei(self.ds, self.database):
+            return None
+        config = self.table_config if hasattr(self, "table_config") else self.metadata
+        facets = live_facets.page_facets(self.request, config)
+        if len(facets) < 2 or not any(type == self.type for type, _ in facets):
+            return None
+        limit = self.get_facet_size() + 1
+        time_limit = self.ds.setting("facet_time_limit_ms") * len(facets)
+        return await live_facets.shared_pass(
+            self.request, (self.sql, repr(self.params)),
+            lambda: live_facets.run_pass(self.ds, self.database, self.sql, self.params, facets, limit,
+                                         time_limit))
 
     @staticmethod
     def _column(source_and_config):

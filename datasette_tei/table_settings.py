@@ -11,6 +11,7 @@ datasette.yaml at the top of the repository hold the same settings, as
 examples to copy and change; tests/test_zeroconf.py checks that they agree.
 """
 import copy
+import marshal
 
 # Plain descriptions only, never description_html: Datasette shows an
 # owner's description_html before any description, and an owner's
@@ -194,9 +195,28 @@ def hidden(table_names):
     ]
 
 
+# The block of each set of table names, built once: Datasette 0.65 asks for
+# it some forty times a page.
+_BLOCKS = {}
+_BLOCKS_KEPT = 64
+
+
 def database_metadata(table_names):
     """The 0.65 metadata of one TEI database (its `databases.<name>` block),
-    made anew on each call: Datasette merges the owner's metadata into it."""
+    a new copy on each call: Datasette merges the owner's metadata into it.
+    (A copy through marshal: plain dicts, lists and strings, copied in C,
+    three times as fast as copy.deepcopy.)"""
+    key = tuple(table_names)
+    block = _BLOCKS.get(key)
+    if block is None:
+        block = marshal.dumps(_database_metadata(key))
+        if len(_BLOCKS) >= _BLOCKS_KEPT:
+            _BLOCKS.clear()
+        _BLOCKS[key] = block
+    return marshal.loads(block)
+
+
+def _database_metadata(table_names):
     tables = {}
     for name in table_names:
         settings = copy.deepcopy(TABLES.get(name, {}))

@@ -20,11 +20,23 @@ ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELEC
 def test_short_load_has_no_errors(demo_db):
     results, failures, elapsed, log = bench.run(demo_db, clients=6, duration=3, max_requests=400)
     assert failures == {}, (failures, log)
-    kinds = {"index", "campaign", "campaign json", "search", "_search", "facets", "table json", "canned"}
-    assert set(results) == kinds  # every kind was requested and answered
-    assert sum(len(times) for times in results.values()) >= len(kinds)
-    printed = bench.table(results, failures, elapsed)
-    assert printed.splitlines()[-2].split()[:3][2] == "0"  # the "all" row: 0 errors
+    kinds = {"index", "campaign", "campaign json", "search", "_search", "_search html", "facets",
+             "table json", "table html", "canned", "account", "row", "network"}
+    assert set(results) == kinds
+    assert all(results[kind] for kind in kinds)  # every kind was requested and answered
+    printed = bench.table(results, failures, elapsed).splitlines()
+    assert [line for line in printed if line.startswith("all ")][0].split()[2] == "0"  # 0 errors
+    assert [line.split()[-1] for line in printed if line.startswith("target:")] == ["met"] * 3
+
+
+def test_targets_say_missed():
+    # A kind no client reached, an error and a slow request: each target says so.
+    results = {"index": [0.1, 0.2], "campaign": [0.1, 12.0], "network": []}
+    failures = {"campaign": ["500 /-/tei/x"]}
+    lines = [line for line in bench.table(results, failures, 60).splitlines() if line.startswith("target:")]
+    assert [line.split()[-1] if "(" not in line else line.split()[line.split().index("MISSED")]
+            for line in lines] == ["MISSED"] * 3
+    assert lines[2].endswith("(none answered: network)")
 
 
 def test_max_requests_bounds_the_run(demo_db):

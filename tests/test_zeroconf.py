@@ -287,3 +287,20 @@ async def test_no_options_gives_what_the_example_files_give(demo_db, tmp_path):
     for ds in (plain, with_files):
         hidden = {t for t, info in (await database_tables(ds, "demo")).items() if info["hidden"]}
         assert "campaign_top" in hidden and "tweets" not in hidden
+
+
+def test_each_database_block_is_a_copy_of_its_own():
+    # Datasette 0.65 merges the owner's metadata into the block it gets:
+    # a change to one answer must not reach the next.
+    tables = ["tweets", "users", "campaigns", "tei_meta", "campaign_top"]
+    first = table_settings.database_metadata(tables)
+    first["tables"]["tweets"]["facets"].append("userid")
+    first["tables"]["users"]["description"] = "the owner's"
+    first["description"] = "changed"
+    again = table_settings.database_metadata(tables)
+    assert again == table_settings.database_metadata(list(tables))
+    assert "userid" not in again["tables"]["tweets"]["facets"]
+    assert again["tables"]["users"]["description"] != "the owner's"
+    assert again["description"] == table_settings.DATABASE_DESCRIPTION
+    assert again["tables"]["tei_meta"]["hidden"] is True
+    assert table_settings.database_metadata(["tweets"])["tables"].keys() == {"tweets"}
