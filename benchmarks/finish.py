@@ -48,6 +48,7 @@ WRITTEN = {
 
 CHILD = r"""
 import json, sqlite3, sys, time
+import datasette_tei
 from datasette_tei import finish, load
 from datasette_tei.schema import INDEXES, index_name
 
@@ -78,7 +79,8 @@ out = []
 for i, (text, at, cpu_at) in enumerate(steps):
     until, cpu_until = steps[i + 1][1:] if i + 1 < len(steps) else (ended, cpu_ended)
     out.append([text, until - at, cpu_until - cpu_at])
-print(json.dumps({"steps": out, "total": ended - started, "cpu": cpu_ended - cpu_started}))
+print(json.dumps({"steps": out, "total": ended - started, "cpu": cpu_ended - cpu_started,
+                  "code": datasette_tei.__file__}))
 """
 
 
@@ -117,12 +119,17 @@ def run_version(code, source, work):
         if os.path.exists(source + suffix):
             shutil.copyfile(source + suffix, db + suffix)
     env = dict(os.environ, PYTHONPATH=code)
-    process = subprocess.Popen([sys.executable, "-c", CHILD, db], env=env, stdout=subprocess.PIPE)
+    # -P and another directory: the package comes from `code`, not from
+    # the directory the script runs in.
+    process = subprocess.Popen([sys.executable, "-P", "-c", CHILD, db], env=env, cwd=work,
+                               stdout=subprocess.PIPE)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"finish failed with the code in {code}")
     result = json.loads(output)
+    if not result["code"].startswith(os.path.join(code, "")):
+        raise SystemExit(f"the child imported {result['code']}, not the code in {code}")
     result["peak_mb"] = usage.ru_maxrss / 1024
     result["digest"] = digest(db)
     for suffix in ("", "-wal", "-shm"):

@@ -4,9 +4,8 @@ aggregate millions of rows per request.
 `refresh(conn, campaign)` recomputes one campaign inside the caller's
 transaction, from these passes over the campaign's rows:
 
-1. the (campaign, tweet_time) index, or the rows while it is not made yet:
-   tweets per hour bucket, from which days, months, hours of the day and
-   weekdays are derived;
+1. the (campaign, tweet_time) index only: tweets per hour bucket, from which
+   days, months, hours of the day and weekdays are derived;
 2. the rows: tweets grouped by account, language, client and retweeted
    account, from which the tables of languages, clients, most active and
    most retweeted accounts are derived, and the campaign's tweeting
@@ -14,13 +13,13 @@ transaction, from these passes over the campaign's rows:
    then facet_counts.count_rows' keys of the tweets page's default facets;
 3. the rows with hashtags, then with URLs, unnested with json_each.
 
-The passes read only the committed rows and write only temporary tables (a
-Computation), so a build runs them on two other connections, in threads:
-passes 1 and 2 on one, 3 on the other (SQLite works outside Python's lock,
-and the two halves take about as long), and it starts them early: the
-first campaign's while it creates the indexes, each next one's while it
-writes the previous one's summaries. What they counted is then copied into
-the build's connection, which writes the summaries from it.
+Passes 2 and 3 read only the committed rows and write only temporary
+tables (a Computation), so a build runs them on two other connections, in
+threads (SQLite works outside Python's lock, and the two take about as
+long), and starts them early: the first campaign's while it creates the
+indexes (which leave most of the second core idle), each next one's while
+it writes the previous one's summaries. What they counted is then copied
+into the build's connection, which writes the summaries from it.
 
 Small temporary tables hold the intermediate groups; every summary is a
 narrow table keyed by campaign.
@@ -227,7 +226,7 @@ def refresh(conn, campaign, add_users=None, reader=None, computed=None):
     facet_counts.store(conn, campaign)
     _store_list_figures(conn, p)
     _update_shared(conn, p)
-    for table in ("_tei_ids", "_tei_touched") + tuple(_ROW_TABLES) + tuple(_LIST_TABLES):
+    for table in ("_tei_ids", "_tei_hours", "_tei_touched") + tuple(_ROW_TABLES) + tuple(_LIST_TABLES):
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
     return tweeting
 
@@ -260,7 +259,7 @@ class Computation:
 
     def _row_half(self, conn):
         _collect_ids(conn, self._p)
-        _count_rows(conn, self._p)
+        _groups(conn, self._p)
         facet_counts.count_rows(conn, self.campaign, ids="temp._tei_ids")
 
     def _list_half(self, conn):
@@ -285,6 +284,8 @@ class Computation:
     def close(self):
         """Stop the count if it still runs (the caller failed, was
         interrupted, or never took it), and close its connections."""
+        for half, _ in self._halves:  # both told first: neither begins
+            half.stop()
         for half, _ in self._halves:
             half.close()
         self._halves = []
@@ -316,6 +317,12 @@ class _Beside:
             raise self._error
         return self._conn
 
+    def stop(self):
+        """Work not begun is not begun; work under way is interrupted."""
+        self._stopping = True
+        if self._conn is not None:
+            self._conn.interrupt()
+
     def close(self):
         """Stop the work if it still runs (the caller failed or was
         interrupted), then close the connection."""
@@ -328,9 +335,10 @@ class _Beside:
             self._conn.close()
 
 
-def _count_rows(conn, p):
-    """Passes 1 and 2 (see the module's docstring), into _ROW_TABLES."""
-    # Pass 1: hour buckets 'YYYY-MM-DD HH' (at most ~9,000 a year).
+def _time_summaries(conn, p):
+    # Pass 1: hour buckets 'YYYY-MM-DD HH' (at most ~9,000 a year), on the
+    # build's connection once the (campaign, tweet_time) index is made: the
+    # index alone, cheaper than the rows the counts beside it read.
     conn.execute("DROP TABLE IF EXISTS temp._tei_hours")
     conn.execute(
         """CREATE TEMP TABLE _tei_hours AS
@@ -343,11 +351,6 @@ def _count_rows(conn, p):
         ) WHERE bucket IS NOT NULL GROUP BY bucket""",
         p,
     )
-    _groups(conn, p)
-
-
-def _time_summaries(conn, p):
-    """The time tables, from pass 1's hour buckets."""
     conn.execute(
         """INSERT INTO campaign_months (campaign, month, tweets)
         SELECT :campaign, substr(bucket, 1, 7), sum(tweets) FROM _tei_hours
@@ -490,11 +493,10 @@ def _group_summaries(conn, p):
     )
 
 
-# What passes 1 and 2 leave for the summaries (with facet_counts.count_rows'
+# What pass 2 leaves for the summaries (with facet_counts.count_rows'
 # _tei_fc_rows), on whichever connection counts them. Columns without a
 # type keep their values' types when they are copied.
 _ROW_TABLES = {
-    "_tei_hours": "(bucket, tweets)",
     "_tei_tweeting": "(userid TEXT PRIMARY KEY) WITHOUT ROWID",
     "_tei_accounts": "(n)",
     "_tei_ranked": "(kind, value, tweets, accounts)",
