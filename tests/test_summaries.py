@@ -247,12 +247,14 @@ def test_a_failure_in_line_stops_the_work_beside(demo_copy):
     computing = summaries.Computation(campaign, reader)
     assert threading.active_count() == threads + 2
     # The threads go on once the failure is being handled.
-    threading.Timer(0.3, started.set).start()
+    timer = threading.Timer(0.3, started.set)
+    timer.start()
     with pytest.raises(KeyboardInterrupt):
         try:
             raise KeyboardInterrupt
         finally:
             computing.close()
+    timer.join()
     assert threading.active_count() == threads
     assert ran == []
 
