@@ -6,8 +6,10 @@ fresh copy of it: drops the column indexes the build creates, marks every
 campaign changed and every coordination run stale, as the load leaves them,
 then runs `finish.finish` in a child process and times each step by the
 progress messages it gives. Prints one table of steps by version, the
-children's peak memory, and whether the versions' figures agree (a digest
-of every table the steps write).
+children's peak memory, the time their threads waited for a core (on a busy
+machine, the part of the wall time that is the machine's) or were blocked,
+and whether the versions' figures agree (a digest of every table the steps
+write).
 
 Usage:
   python benchmarks/finish.py --db bench-data/base.db [--code DIR ...] [--label NAME ...]
@@ -24,6 +26,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -113,6 +116,43 @@ def digest(db):
     return out
 
 
+def _watch_threads(process, every=0.1):
+    """Until the child ends, each of its threads' time on a core and time
+    waiting for one (Linux schedstat): whatever else a thread's life holds
+    it spent blocked (I/O, locks). On a busy machine the waits for a core
+    show how much of the wall time is the machine's, not the build's.
+    Returns ({"cpu", "runqueue", "blocked"} in seconds, summed over threads
+    that lived 0.5 s or more, empty without /proc; the child's exit status
+    and resource usage)."""
+    seen = {}
+    started = time.perf_counter()
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        at = time.perf_counter() - started
+        try:
+            tids = os.listdir(f"/proc/{process.pid}/task")
+        except OSError:
+            break
+        for tid in tids:
+            try:
+                with open(f"/proc/{process.pid}/task/{tid}/schedstat") as handle:
+                    cpu, waited = map(int, handle.read().split()[:2])
+            except (OSError, ValueError):
+                continue
+            entry = seen.setdefault(tid, [at, at, 0, 0])
+            entry[1:] = [at, cpu / 1e9, waited / 1e9]
+        time.sleep(every)
+    lived = [e for e in seen.values() if e[1] - e[0] >= 0.5]
+    threads = {
+        "cpu": sum(e[2] for e in lived),
+        "runqueue": sum(e[3] for e in lived),
+        "blocked": sum(max(0.0, e[1] - e[0] - e[2] - e[3]) for e in lived),
+    } if lived else {}
+    return threads, status, usage
+
+
 def run_version(code, source, work):
     db = os.path.join(work, "tei.db")
     for suffix in ("", "-wal", "-shm"):
@@ -123,14 +163,15 @@ def run_version(code, source, work):
     # the directory the script runs in.
     process = subprocess.Popen([sys.executable, "-P", "-c", CHILD, db], env=env, cwd=work,
                                stdout=subprocess.PIPE)
+    threads, status, usage = _watch_threads(process)
     output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"finish failed with the code in {code}")
     result = json.loads(output)
     if not result["code"].startswith(os.path.join(code, "")):
         raise SystemExit(f"the child imported {result['code']}, not the code in {code}")
     result["peak_mb"] = usage.ru_maxrss / 1024
+    result["threads"] = threads
     result["digest"] = digest(db)
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(db + suffix):
@@ -185,6 +226,11 @@ def main():
             "{:>16}".format("%.1f / %.1f" % table[label].get(name, (0, 0))) for label in labels))
     print(f"{'peak memory, MB':36}" + "".join(
         f"{max(r['peak_mb'] for r in results[label]):16.0f}" for label in labels))
+    for key, text in (("runqueue", "threads waiting for a core, s"),
+                      ("blocked", "threads blocked (I/O, locks), s")):
+        print(f"{text:36}" + "".join(
+            "{:>16}".format("%.1f" % min(r["threads"].get(key, 0) for r in results[label]))
+            for label in labels))
     if len(labels) > 1:
         base = table[labels[0]]["total"]
         for label in labels[1:]:
