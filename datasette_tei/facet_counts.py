@@ -63,7 +63,13 @@ SCHEMA = (
     f"CREATE INDEX IF NOT EXISTS [idx_{TABLE}_value] ON [{TABLE}] ([type], [facet], [value])",
 )
 
-_TEMP = ("_tei_fc_ids", "_tei_fc_keys", "_tei_fc_groups", "_tei_fc_rows", "_tei_fc_times",
+# What count_rows leaves for store: one row per distinct language, client,
+# is_retweet and list of hashtags of the campaign's own tweets, with their
+# number (columns without a type: the values keep the type they have in
+# tweets, also when copied from another connection).
+ROWS_TABLE = "_tei_fc_rows"
+ROWS_COLUMNS = "(language, client, retweet, hashtags, n)"
+_TEMP = ("_tei_fc_ids", "_tei_fc_keys", "_tei_fc_groups", "_tei_fc_times",
          "_tei_fc_new", "_tei_fc_touched")
 
 
@@ -83,9 +89,16 @@ def refresh(conn, campaign, ids=None):
 
     `ids`, a table of the campaign's tweet ids (summaries.refresh has one),
     lets the rows be read in rowid order, as the summaries read them."""
-    ensure(conn)
+    count_rows(conn, campaign, ids)
+    store(conn, campaign)
+
+
+def count_rows(conn, campaign, ids=None):
+    """Pass 1 (the rows) into temp.ROWS_TABLE. Reads only tweets and writes
+    only temporary tables, so that another connection can run it beside
+    the build's (summaries.Computation)."""
     p = {"campaign": campaign}
-    for table in _TEMP:
+    for table in _TEMP + (ROWS_TABLE,):
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
 
     if not ids:
@@ -117,12 +130,25 @@ def refresh(conn, campaign, ids=None):
         ON CONFLICT (k) DO UPDATE SET n = n + 1"""
     )
     conn.execute("DROP TABLE temp._tei_fc_keys")
+    conn.execute(f"CREATE TEMP TABLE [{ROWS_TABLE}] {ROWS_COLUMNS}")
     conn.execute(
-        """CREATE TEMP TABLE _tei_fc_rows AS
-        SELECT json_extract(k, '$[0]') AS language, json_extract(k, '$[1]') AS client,
-               json_extract(k, '$[2]') AS retweet, json_extract(k, '$[3]') AS hashtags, n
+        f"""INSERT INTO temp.[{ROWS_TABLE}] (language, client, retweet, hashtags, n)
+        SELECT json_extract(k, '$[0]'), json_extract(k, '$[1]'), json_extract(k, '$[2]'),
+               json_extract(k, '$[3]'), n
         FROM temp._tei_fc_groups"""
     )
+    for table in _TEMP:
+        conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
+
+
+def store(conn, campaign):
+    """Pass 2 (the (campaign, tweet_time) index), then the campaign's counts
+    and the sums over every campaign, from temp.ROWS_TABLE that count_rows
+    made (or that was copied from the connection that ran it)."""
+    ensure(conn)
+    p = {"campaign": campaign}
+    for table in _TEMP:
+        conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
     # Pass 2, the (campaign, tweet_time) index only: tweets per distinct
     # time, in index order (no sort), then per date(): date() is called once
     # per distinct time, and is what Datasette's date facet groups by.
@@ -198,7 +224,7 @@ def refresh(conn, campaign, ids=None):
         GROUP BY t.type, t.facet, t.value"""
     )
     set_meta(conn, **{META_KEY: VERSION})
-    for table in _TEMP:
+    for table in _TEMP + (ROWS_TABLE,):
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
 
 

@@ -2,20 +2,24 @@
 aggregate millions of rows per request.
 
 `refresh(conn, campaign)` recomputes one campaign inside the caller's
-transaction, in these passes over the campaign's rows:
+transaction, from these passes over the campaign's rows:
 
 1. the (campaign, tweet_time) index only: tweets per hour bucket, from which
    days, months, hours of the day and weekdays are derived;
 2. the rows: tweets grouped by account, language, client and retweeted
    account, from which the tables of languages, clients, most active and
    most retweeted accounts are derived, and the campaign's tweeting
-   accounts (for campaigns.tweeting_accounts and finish's users rows);
-3. the rows with hashtags, then with URLs, unnested with json_each;
-then facet_counts.refresh counts the tweets page's default facets.
+   accounts (for campaigns.tweeting_accounts and finish's users rows),
+   then facet_counts.count_rows' keys of the tweets page's default facets;
+3. the rows with hashtags, then with URLs, unnested with json_each.
 
-Pass 3 needs nothing the others make, so a build runs it beside them, in a
-thread on a second connection that reads the committed database: SQLite
-works outside Python's lock, and the two halves take about as long.
+Passes 2 and 3 read only the committed rows and write only temporary
+tables (a Computation), so a build runs them on two other connections, in
+threads (SQLite works outside Python's lock, and the two take about as
+long), and starts them early: the first campaign's while it creates the
+indexes (which leave most of the second core idle), each next one's while
+it writes the previous one's summaries. What they counted is then copied
+into the build's connection, which writes the summaries from it.
 
 Small temporary tables hold the intermediate groups; every summary is a
 narrow table keyed by campaign.
@@ -189,51 +193,102 @@ def _collect_ids(conn, p):
     )
 
 
-def refresh(conn, campaign, add_users=None, reader=None):
+def refresh(conn, campaign, add_users=None, reader=None, computed=None):
     """Recompute one campaign's summaries (inside the caller's transaction).
 
     `add_users(conn, campaign, tweeting)`, when given, is called once the
-    campaign's rows are grouped and before anything reads users: tweeting
+    campaign's rows are counted and before anything reads users: tweeting
     names a table of the distinct userids of the campaign's own tweets.
-    `reader`, when given, opens another connection to the same database,
-    whose tweets the caller has committed: the hashtag and URL figures are
-    then computed on it, in a thread, while this one computes the rest. It
-    is opened in that thread and read and closed in this one, so it must be
-    made with check_same_thread=False.
+    `computed`, a Computation of the campaign that the caller started
+    earlier (finish starts one while it creates the indexes), holds what is
+    counted from the rows; without one it is counted now, on two
+    connections that `reader` opens (see Computation), or on this one.
     Returns how many accounts tweeted the campaign's tweets, shared ones
     included (the campaigns.tweeting_accounts figure)."""
     ensure(conn)
     p = {"campaign": campaign}
+    started_here = computed is None
+    if started_here:
+        computed = Computation(campaign, reader)
+    try:
+        tweeting = computed.take(conn)
+    finally:
+        if started_here:
+            computed.close()
     _remember_shared(conn, p)
     for table in PAGE_TABLES + DAY_TABLES:
         conn.execute(f"DELETE FROM [{table}] WHERE campaign = :campaign", p)
-
-    def lists(other):
-        _collect_ids(other, p)  # its own: temporary tables are per connection
-        _list_figures(other, p)
-
-    beside = _Beside(reader, lists) if reader else None
-    try:
-        _collect_ids(conn, p)
-        _time_summaries(conn, p)
-        tweeting = _groups(conn, p)
-        if add_users:
-            add_users(conn, campaign, "temp._tei_tweeting")
-        _account_months(conn, p)
-        _group_summaries(conn, p)
-        facet_counts.refresh(conn, campaign, ids="temp._tei_ids")
-        if beside:
-            _copy_list_figures(beside.result(), conn)
-        else:
-            _list_figures(conn, p)
-    finally:
-        if beside:
-            beside.close()
+    _time_summaries(conn, p)
+    if add_users:
+        add_users(conn, campaign, "temp._tei_tweeting")
+    _account_months(conn, p)
+    _group_summaries(conn, p)
+    facet_counts.store(conn, campaign)
     _store_list_figures(conn, p)
     _update_shared(conn, p)
-    for table in ("_tei_ids", "_tei_hours", "_tei_groups", "_tei_tweeting", "_tei_touched") + tuple(_LIST_TABLES):
+    for table in ("_tei_ids", "_tei_hours", "_tei_touched") + tuple(_ROW_TABLES) + tuple(_LIST_TABLES):
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
     return tweeting
+
+
+class Computation:
+    """What is counted from one campaign's rows, in temporary tables: the
+    passes over the rows, most of a summary's time. They read only what the
+    load committed and write only temporary tables, so that other
+    connections can count them while the build's own connection writes
+    (the indexes, the previous campaign's summaries).
+
+    With `reader` (what opens a connection to the same database, made with
+    check_same_thread=False, in the thread that reads it) the count starts
+    at once, in two threads on two such connections: the rows' groups on
+    one, the hashtags and URLs on the other (SQLite works outside Python's
+    lock, and the halves take about as long); take() waits for both and
+    copies what they counted into the build's connection. Without, take()
+    counts on the build's connection."""
+
+    def __init__(self, campaign, reader=None):
+        self.campaign = campaign
+        self._p = {"campaign": campaign}
+        self._halves = []
+        self._tweeting = None  # once taken
+        if reader:
+            self._halves = [
+                (_Beside(reader, self._row_half), _ROW_TABLES),
+                (_Beside(reader, self._list_half), _LIST_TABLES),
+            ]
+
+    def _row_half(self, conn):
+        _collect_ids(conn, self._p)
+        _groups(conn, self._p)
+        facet_counts.count_rows(conn, self.campaign, ids="temp._tei_ids")
+
+    def _list_half(self, conn):
+        _collect_ids(conn, self._p)  # its own: temporary tables are per connection
+        _list_figures(conn, self._p)
+
+    def take(self, conn):
+        """What was counted, into `conn`'s temporary tables (once: a second
+        call finds them there); returns the campaign's number of tweeting
+        accounts."""
+        if self._tweeting is not None:
+            return self._tweeting
+        if self._halves:
+            for half, tables in self._halves:
+                _copy_tables(half.result(), conn, tables)
+        else:
+            self._row_half(conn)
+            _list_figures(conn, self._p)
+        self._tweeting = conn.execute("SELECT n FROM temp._tei_accounts").fetchone()[0]
+        return self._tweeting
+
+    def close(self):
+        """Stop the count if it still runs (the caller failed, was
+        interrupted, or never took it), and close its connections."""
+        for half, _ in self._halves:  # both told first: neither begins
+            half.stop()
+        for half, _ in self._halves:
+            half.close()
+        self._halves = []
 
 
 class _Beside:
@@ -262,6 +317,12 @@ class _Beside:
             raise self._error
         return self._conn
 
+    def stop(self):
+        """Work not begun is not begun; work under way is interrupted."""
+        self._stopping = True
+        if self._conn is not None:
+            self._conn.interrupt()
+
     def close(self):
         """Stop the work if it still runs (the caller failed or was
         interrupted), then close the connection."""
@@ -275,7 +336,9 @@ class _Beside:
 
 
 def _time_summaries(conn, p):
-    # Pass 1: hour buckets 'YYYY-MM-DD HH' (at most ~9,000 a year).
+    # Pass 1: hour buckets 'YYYY-MM-DD HH' (at most ~9,000 a year), on the
+    # build's connection once the (campaign, tweet_time) index is made: the
+    # index alone, cheaper than the rows the counts beside it read.
     conn.execute("DROP TABLE IF EXISTS temp._tei_hours")
     conn.execute(
         """CREATE TEMP TABLE _tei_hours AS
@@ -361,31 +424,59 @@ def _groups(conn, p):
     )
     # The campaigns.tweeting_accounts figure counts every account of the
     # campaign's rows, shared ones included: the accounts its page lists.
-    return conn.execute(
-        "SELECT count(DISTINCT userid) FROM temp._tei_groups WHERE userid IS NOT NULL").fetchone()[0]
+    conn.execute("DROP TABLE IF EXISTS temp._tei_accounts")
+    conn.execute(
+        """CREATE TEMP TABLE _tei_accounts AS
+        SELECT count(DISTINCT userid) AS n FROM temp._tei_groups WHERE userid IS NOT NULL""")
+    # The groups summed per value of each ranked kind, for _group_summaries:
+    # a few small tables rather than the groups themselves, which are as
+    # many as the campaign's tweets at worst, to copy between connections.
+    # Of the most retweeted accounts, only those that rank (in the order
+    # _insert_top ranks them).
+    conn.execute("DROP TABLE IF EXISTS temp._tei_ranked")
+    conn.execute(
+        """CREATE TEMP TABLE _tei_ranked AS
+        SELECT 'language' AS kind, language AS value, sum(tweets) AS tweets,
+               count(DISTINCT userid) AS accounts
+        FROM temp._tei_groups GROUP BY language
+        UNION ALL
+        SELECT 'client', client, sum(tweets), count(DISTINCT userid)
+        FROM temp._tei_groups GROUP BY client
+        UNION ALL
+        SELECT 'account', userid, sum(tweets), NULL
+        FROM temp._tei_groups WHERE userid IS NOT NULL GROUP BY userid"""
+    )
+    conn.execute(
+        f"""INSERT INTO temp._tei_ranked (kind, value, tweets, accounts)
+        SELECT 'retweeted', value, tweets, accounts FROM (
+            SELECT retweeted AS value, sum(tweets) AS tweets, count(DISTINCT userid) AS accounts,
+                   row_number() OVER (ORDER BY sum(tweets) DESC, count(DISTINCT userid) DESC,
+                                      retweeted) AS rank
+            FROM temp._tei_groups WHERE retweeted IS NOT NULL GROUP BY retweeted
+        ) WHERE rank <= {int(RETWEETED_KEEP)}"""
+    )
+    conn.execute("DROP TABLE temp._tei_groups")
 
 
 def _group_summaries(conn, p):
-    for kind, column in (("language", "language"), ("client", "client")):
+    for kind in ("language", "client"):
         _insert_top(
             conn, p, kind,
-            f"""SELECT {column} AS value, NULL AS label, sum(tweets) AS tweets,
-                count(DISTINCT userid) AS accounts, NULL AS internal
-            FROM _tei_groups GROUP BY {column}""",
+            f"""SELECT value, NULL AS label, tweets, accounts, NULL AS internal
+            FROM temp._tei_ranked WHERE kind = '{kind}'""",
         )
     _insert_top(
         conn, p, "account",
-        """SELECT g.userid AS value,
+        """SELECT r.value AS value,
             (SELECT u.user_screen_name FROM users u
-             WHERE u.campaign = :campaign AND u.userid = g.userid) AS label,
-            sum(g.tweets) AS tweets, NULL AS accounts, 1 AS internal
-        FROM _tei_groups g WHERE g.userid IS NOT NULL GROUP BY g.userid""",
+             WHERE u.campaign = :campaign AND u.userid = r.value) AS label,
+            r.tweets AS tweets, NULL AS accounts, 1 AS internal
+        FROM temp._tei_ranked r WHERE r.kind = 'account'""",
     )
     _insert_top(
         conn, p, "retweeted",
-        """SELECT retweeted AS value, NULL AS label, sum(tweets) AS tweets,
-                  count(DISTINCT userid) AS accounts, NULL AS internal
-        FROM _tei_groups WHERE retweeted IS NOT NULL GROUP BY retweeted""",
+        """SELECT value, NULL AS label, tweets, accounts, NULL AS internal
+        FROM temp._tei_ranked WHERE kind = 'retweeted'""",
         keep=RETWEETED_KEEP,
     )
     # Labels for the kept ones only: a screen name where any campaign's users
@@ -401,6 +492,16 @@ def _group_summaries(conn, p):
         p,
     )
 
+
+# What pass 2 leaves for the summaries (with facet_counts.count_rows'
+# _tei_fc_rows), on whichever connection counts them. Columns without a
+# type keep their values' types when they are copied.
+_ROW_TABLES = {
+    "_tei_tweeting": "(userid TEXT PRIMARY KEY) WITHOUT ROWID",
+    "_tei_accounts": "(n)",
+    "_tei_ranked": "(kind, value, tweets, accounts)",
+    facet_counts.ROWS_TABLE: facet_counts.ROWS_COLUMNS,
+}
 
 # What pass 3 makes, on whichever connection runs it.
 _LIST_TABLES = {
@@ -455,14 +556,15 @@ def _list_figures(conn, p):
     conn.execute("DROP TABLE temp._tei_items")
 
 
-def _copy_list_figures(source, conn):
-    """_LIST_TABLES from the connection that made them into this one's, a
-    batch at a time (a large campaign has millions of URLs)."""
-    for table, columns in _LIST_TABLES.items():
+def _copy_tables(source, conn, tables):
+    """Temporary `tables` ({name: columns}) from the connection that made
+    them into this one's, a batch at a time (a large campaign has millions
+    of URLs)."""
+    for table, columns in tables.items():
         conn.execute(f"DROP TABLE IF EXISTS temp.[{table}]")
         conn.execute(f"CREATE TEMP TABLE [{table}] {columns}")
         cursor = source.execute(f"SELECT * FROM temp.[{table}]")
-        insert = f"INSERT INTO temp.[{table}] VALUES (?, ?, ?)"
+        insert = f"INSERT INTO temp.[{table}] VALUES ({', '.join('?' * len(cursor.description))})"
         while batch := cursor.fetchmany(10000):
             conn.executemany(insert, batch)
 

@@ -142,3 +142,61 @@ def test_a_second_connection_only_for_a_file_in_wal_mode(tmp_path):
     finally:
         reader.close()
     assert finish._reader(sqlite3.connect(":memory:")) is None
+
+
+# The tables the steps after the load write, and their columns that hold a
+# time of computation.
+WRITTEN = {
+    "campaigns": ("updated",), "users": (), "campaign_months": (), "campaign_hours": (),
+    "campaign_days": (), "campaign_account_months": (), "campaign_top": (), "campaign_urls": (),
+    "shared_values": (), "tei_facet_counts": (), "account_summaries": ("computed",),
+    "campaign_top_all": (), "campaign_creation_days": (),
+}
+
+
+def written(path):
+    conn = sqlite3.connect(path)
+    out = {}
+    for table, skip in WRITTEN.items():
+        columns = ", ".join(f"[{r[1]}]" for r in conn.execute(f"PRAGMA table_info([{table}])")
+                            if r[1] not in skip)
+        out[table] = conn.execute(f"SELECT {columns} FROM [{table}] ORDER BY {columns}").fetchall()
+    conn.close()
+    return out
+
+
+def test_counts_beside_the_indexes_give_the_figures_counted_in_line(tmp_path, monkeypatch):
+    """A build counts the campaigns' rows on other connections, the first
+    campaign's while it creates the indexes: every figure is the one a
+    build that counts in line, after the indexes, gives."""
+    from datasette_tei import load
+    from datasette_tei.cli import DEMO_DIR
+
+    events = []
+    computation, create = summaries.Computation, finish.ensure_indexes
+
+    def started(campaign, reader=None):
+        events.append(("count", campaign, reader is not None))
+        return computation(campaign, reader)
+
+    def indexes(conn):
+        events.append(("indexes",))
+        return create(conn)
+
+    monkeypatch.setattr(summaries, "Computation", started)
+    monkeypatch.setattr(finish, "ensure_indexes", indexes)
+    assert load.build(str(tmp_path / "beside.db"), [DEMO_DIR]).ok
+    campaigns = [r[0] for r in sqlite3.connect(str(tmp_path / "beside.db")).execute(
+        "SELECT name FROM campaigns ORDER BY name")]
+    assert len(campaigns) >= 2
+    # Each campaign counted once, beside; the first before the indexes.
+    assert events == [("count", campaigns[0], True), ("indexes",)] + [
+        ("count", name, True) for name in campaigns[1:]]
+
+    events.clear()
+    monkeypatch.setattr(finish, "_reader", lambda conn: None)
+    assert load.build(str(tmp_path / "in_line.db"), [DEMO_DIR]).ok
+    assert events == [("indexes",)] + [("count", name, False) for name in campaigns]
+    beside, in_line = written(str(tmp_path / "beside.db")), written(str(tmp_path / "in_line.db"))
+    assert all(beside[table] for table in ("campaign_top", "tei_facet_counts", "campaign_urls"))
+    assert beside == in_line
