@@ -53,10 +53,13 @@ CHILD = r"""
 import json, sqlite3, sys, time
 import datasette_tei
 from datasette_tei import finish, load
-from datasette_tei.schema import INDEXES, index_name
+from datasette_tei.schema import INDEXES, ensure_schema, index_name
 
 db = sys.argv[1]
 conn = load.connect(db)
+# As a build does first: a database made by an older version gains the
+# tables this one writes.
+ensure_schema(conn)
 # As the load leaves the database: no column indexes, every campaign to
 # summarise, every coordination run to compute.
 for table, columns in INDEXES:
