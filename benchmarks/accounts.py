@@ -26,7 +26,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from datasette.app import Datasette  # noqa: E402
 
-from datasette_tei import accounts, load, pages, synthetic  # noqa: E402
+from datasette_tei import accounts  # noqa: E402
+from datasette_tei.build import load, synthetic  # noqa: E402
+from datasette_tei.serve import pages  # noqa: E402
 
 
 def build(folder, n):

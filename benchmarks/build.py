@@ -33,7 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from datasette_tei import synthetic  # noqa: E402
+from datasette_tei.build import synthetic  # noqa: E402
 
 INDEXED = ("tweet_time", "userid", "tweet_language", "tweet_client_name")
 CSVS_TO_SQLITE = "csvs-to-sqlite==1.3.1"

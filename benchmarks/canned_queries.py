@@ -29,7 +29,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from datasette_tei import all_campaigns  # noqa: E402
+from datasette_tei.build import all_campaigns  # noqa: E402
 from serve import Client, ensure_database, free_port, measure  # noqa: E402
 
 QUERIES = ("top_hashtags", "top_domains", "activity_by_hour", "account_creation_bursts",

@@ -21,7 +21,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from datasette_tei import load, pages, synthetic  # noqa: E402
+from datasette_tei.build import load, synthetic  # noqa: E402
+from datasette_tei.serve import pages  # noqa: E402
 
 
 def ensure_database(folder, tweets):

@@ -52,7 +52,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from datasette_tei import coordination, synthetic  # noqa: E402
+from datasette_tei.build import coordination, synthetic  # noqa: E402
 
 REFERENCE_KINDS = ("co_retweet", "co_tweet", "co_link")
 

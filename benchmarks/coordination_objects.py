@@ -31,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from datasette_tei import coordination  # noqa: E402
+from datasette_tei.build import coordination  # noqa: E402
 
 VARIANTS = ("own", "stored")
 MAKING = ("into an empty table", "into a full table")

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 from coordination_fixture import DDL, SERVING_INDEXES  # noqa: E402
-from datasette_tei import load  # noqa: E402
+from datasette_tei.build import load  # noqa: E402
 from datasette_tei.cli import DEMO_DIR  # noqa: E402
 
 

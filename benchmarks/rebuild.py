@@ -23,7 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from datasette_tei import archives, load, synthetic  # noqa: E402
+from datasette_tei.build import archives, load, synthetic  # noqa: E402
 
 
 def hash_cost(folder, megabytes):

@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from datasette_tei import synthetic  # noqa: E402
+from datasette_tei.build import synthetic  # noqa: E402
 
 SMALL = 100_000  # the second campaign, so that a filter to one campaign means something
 

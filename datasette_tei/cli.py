@@ -6,8 +6,8 @@ import time
 
 import click
 
-from . import archives, load, target
-from . import bucket as bucket_mod
+from .build import archives, load, target
+from .build import bucket as bucket_mod
 
 DEMO_DIR = os.path.join(os.path.dirname(__file__), "demo")
 
@@ -326,7 +326,7 @@ def _fetch_gs_sources(sources, campaign, cache_dir, silent, media=False):
 
 # --- Coordination networks -------------------------------------------------------
 
-from . import coordination  # noqa: E402  (here, beside its only command)
+from .build import coordination  # noqa: E402  (here, beside its only command)
 
 
 @cli.command()

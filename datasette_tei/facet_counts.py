@@ -36,7 +36,7 @@ import copy
 import functools
 import re
 
-from . import served
+from .serve import served
 from .schema import set_meta
 
 TABLE = "tei_facet_counts"
@@ -488,7 +488,7 @@ class _Precomputed:
         """The page's live facets of a view of tweets, from one read of its
         rows (live_facets.py), or None where Datasette's own run: another
         table, or a page of one facet (nothing to share)."""
-        from . import live_facets  # serving only: it imports Datasette
+        from .serve import live_facets  # serving only: it imports Datasette
 
         if self.table != "tweets" or not await served.is_tei(self.ds, self.database):
             return None

@@ -8,7 +8,7 @@ import contextlib
 import datetime
 
 from . import search
-from .parse import TWEET_COLUMNS, USER_COLUMNS
+from .build.parse import TWEET_COLUMNS, USER_COLUMNS
 
 SCHEMA_VERSION = 1
 

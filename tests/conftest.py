@@ -5,7 +5,7 @@ what several stages need: a built demo database and a fresh database path.
 """
 import pytest
 
-from datasette_tei import load
+from datasette_tei.build import load
 from datasette_tei.cli import DEMO_DIR
 
 

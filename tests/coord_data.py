@@ -7,7 +7,7 @@ import re
 import sqlite3
 from collections import Counter, defaultdict
 
-from datasette_tei import synthetic
+from datasette_tei.build import synthetic
 
 
 def write_campaign(root, name, users, rows, layout="2020"):

@@ -8,8 +8,9 @@ import urllib.parse
 
 from datasette.app import Datasette
 
-from datasette_tei import finish, load, summaries
-from datasette_tei.synthetic import generate_tweets, tweets_csv_text
+from datasette_tei import summaries
+from datasette_tei.build import finish, load
+from datasette_tei.build.synthetic import generate_tweets, tweets_csv_text
 
 ODD = [
     (0, {"tweet_language": ""}),

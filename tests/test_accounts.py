@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 from datasette.app import Datasette
 
-from datasette_tei import account_page, accounts, pages
+from datasette_tei import accounts
+from datasette_tei.serve import account_page, pages
 from figures_db import assert_every_figure_opens_its_rows, build, datasette, local
 from helpers import query
 

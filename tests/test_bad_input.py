@@ -5,7 +5,7 @@ archives still load, rejected rows are in `rejects` with their reason, and
 the exit status is the one the build command documents (0 when every
 archive was read, 1 when an archive or member could not be).
 
-Each test writes its own archives with datasette_tei.synthetic.
+Each test writes its own archives with datasette_tei.build.synthetic.
 """
 import gzip
 import io
@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from datasette_tei.synthetic import (
+from datasette_tei.build.synthetic import (
     LAYOUTS,
     generate_tweets,
     make_users,

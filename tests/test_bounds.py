@@ -14,8 +14,8 @@ import zipfile
 
 import pytest
 
-from datasette_tei import archives, load
-from datasette_tei.synthetic import (
+from datasette_tei.build import archives, load
+from datasette_tei.build.synthetic import (
     LAYOUTS,
     generate_tweets,
     make_users,

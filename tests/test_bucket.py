@@ -21,9 +21,9 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
-from datasette_tei import bucket, media
+from datasette_tei.build import bucket, media
 from datasette_tei.cli import cli
-from datasette_tei.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text
+from datasette_tei.build.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text
 
 from gcs_server import FakeGCS, Proxy, file_size, wait_for
 from helpers import default_sigint, free_port

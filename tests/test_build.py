@@ -1,7 +1,7 @@
 """End-to-end builds: every layout and quirk of TEI-FORMAT.md, idempotency,
 incremental loads, the CLI's output and exit status.
 
-Each test writes its own archives with datasette_tei.synthetic.
+Each test writes its own archives with datasette_tei.build.synthetic.
 """
 import gzip
 import json
@@ -11,9 +11,10 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from datasette_tei import search, stream
+from datasette_tei import search
+from datasette_tei.build import stream
 from datasette_tei.cli import cli
-from datasette_tei.synthetic import (
+from datasette_tei.build.synthetic import (
     LAYOUTS,
     generate_tweets,
     make_users,
@@ -320,7 +321,7 @@ async def test_datasette_serves_ids_as_text_and_array_facets(demo_db):
 
 
 def test_names_of_media_folders_and_hidden_folders(tmp_path):
-    from datasette_tei.archives import find_archives
+    from datasette_tei.build.archives import find_archives
 
     place(tmp_path, "h/cuba_082020_tweet_media_hashed/cuba_082020_hashed_001.zip", zip_members={"a/1.jpg": "x"})
     place(tmp_path, "h/.Trash/cuba_082020_tweets_csv_hashed.csv", "tweetid\n")

@@ -15,7 +15,8 @@ import pytest
 from datasette.app import Datasette
 from markupsafe import escape
 
-from datasette_tei import all_campaigns, queries
+from datasette_tei.build import all_campaigns
+from datasette_tei.serve import queries
 from test_summaries import expected
 
 RANKINGS = (

@@ -7,7 +7,9 @@ import datetime
 import pytest
 import pytest_asyncio
 
-from datasette_tei import load, pages, time_bins
+from datasette_tei import time_bins
+from datasette_tei.build import load
+from datasette_tei.serve import pages
 from figures_db import assert_every_figure_opens_its_rows, datasette, rows_behind, tweets, write
 from helpers import query
 

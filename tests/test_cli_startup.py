@@ -19,7 +19,7 @@ def run_python(code):
 
 def test_the_cli_imports_the_cloud_client_only_when_it_is_used():
     out = run_python(
-        "import sys, datasette_tei.cli, datasette_tei.bucket as b\n"
+        "import sys, datasette_tei.cli, datasette_tei.build.bucket as b\n"
         "print('google.cloud.storage' in sys.modules)\n"
         "b.make_retry(1)\n"
         "print('google.cloud.storage' in sys.modules)\n"
@@ -29,7 +29,7 @@ def test_the_cli_imports_the_cloud_client_only_when_it_is_used():
 
 def test_the_cli_does_not_import_datasette_or_the_graph_libraries():
     out = run_python(
-        "import sys, json, datasette_tei.cli, datasette_tei.coordination, datasette_tei.groups\n"
+        "import sys, json, datasette_tei.cli, datasette_tei.build.coordination, datasette_tei.build.groups\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('datasette', 'igraph', 'networkx', 'jinja2'))))\n"
     )
@@ -60,7 +60,7 @@ def test_datasette_imported_after_the_cli_finds_the_whole_plugin():
     out = run_python(
         "import json, datasette_tei.cli\n"
         "from datasette.plugins import pm, get_plugins\n"
-        "from datasette_tei import plugin\n"
+        "from datasette_tei.serve import plugin\n"
         "tei = pm.get_plugin('tei')\n"
         "names = sorted({i.function.__name__ for c in pm.get_hookcallers(tei) for i in c.get_hookimpls()\n"
         "                if i.plugin is tei})\n"

@@ -13,9 +13,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from datasette_tei import coordination, load
+from datasette_tei.build import coordination, load
 from datasette_tei.cli import cli
-from datasette_tei.synthetic import planted_pairs
+from datasette_tei.build.synthetic import planted_pairs
 
 import coord_data
 from helpers import query
@@ -254,7 +254,7 @@ def test_a_failing_run_changes_nothing(planted, tmp_path, monkeypatch):
     db_path = str(tmp_path / "tei.db")
     shutil.copy(planted["db"], db_path)
     before = snapshot(db_path)
-    from datasette_tei import groups
+    from datasette_tei.build import groups
 
     def broken(*args, **kwargs):
         raise RuntimeError("igraph failed")
@@ -360,7 +360,7 @@ def test_memory_and_time_stay_bounded(tmp_path):
     small part of the build."""
     import random
 
-    from datasette_tei import synthetic
+    from datasette_tei.build import synthetic
 
     rng = random.Random(9)
     background = synthetic.make_users(400, seed=9)
@@ -371,7 +371,7 @@ def test_memory_and_time_stay_bounded(tmp_path):
     coord_data.write_campaign(tmp_path / "src", "big_012020", users, rows)
     db_path = str(tmp_path / "tei.db")
     script = (
-        "import sys, time; from datasette_tei import load, coordination;"
+        "import sys, time; from datasette_tei.build import load, coordination;"
         "s = time.perf_counter(); load.build(sys.argv[1], [sys.argv[2]]); b = time.perf_counter() - s;"
         "c = load.connect(sys.argv[1]); s = time.perf_counter();"
         "[coordination.compute_run(c, spec) for spec in coordination.default_specs()];"
@@ -394,7 +394,7 @@ def test_memory_and_time_stay_bounded(tmp_path):
 def test_the_demo_shows_its_planted_groups(demo_db):
     """The bundled demo: three planted groups, labelled synthetic, one across
     two campaigns, found by each default network that they act in."""
-    from datasette_tei.synthetic import _demo_planted
+    from datasette_tei.build.synthetic import _demo_planted
 
     planted = _demo_planted()
     accounts = [user for users, _ in planted.values() for user in users]
@@ -477,7 +477,7 @@ def test_a_running_build_is_named_not_called_unfinished(planted, tmp_path):
     # A build at work holds its lock (target.BuildLock): the command waits
     # for nothing and says which process is writing, rather than telling the
     # user to run the build again.
-    from datasette_tei.target import BuildLock
+    from datasette_tei.build.target import BuildLock
 
     db_path = str(tmp_path / "tei.db")
     shutil.copy(planted["db"], db_path)

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from coordination_network_toolkit import compute_networks, preprocess
 
-from datasette_tei import load
+from datasette_tei.build import load
 from datasette_tei.cli import cli
 
 import coord_data

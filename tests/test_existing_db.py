@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from datasette_tei.synthetic import generate_tweets, tweets_csv_text, write_zip
-from datasette_tei.target import LOCK_SUFFIX
+from datasette_tei.build.synthetic import generate_tweets, tweets_csv_text, write_zip
+from datasette_tei.build.target import LOCK_SUFFIX
 from helpers import default_sigint, query
 from helpers import run_build as _run_build
 

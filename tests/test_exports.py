@@ -15,7 +15,7 @@ import pytest_asyncio
 from datasette.app import Datasette
 
 from coordination_fixture import HOSTILE_NAME, HOSTILE_TEXT, add_coordination, copy_demo
-from datasette_tei import exports, queries
+from datasette_tei.serve import exports, queries
 
 DATASETTE_1 = hasattr(Datasette, "add_query")
 GEXF = "{http://www.gexf.net/1.2draft}"

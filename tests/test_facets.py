@@ -17,8 +17,10 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
-from datasette_tei import facet_counts, live_facets, load
-from datasette_tei.synthetic import generate_tweets, tweets_csv_text
+from datasette_tei import facet_counts
+from datasette_tei.build import load
+from datasette_tei.build.synthetic import generate_tweets, tweets_csv_text
+from datasette_tei.serve import live_facets
 from helpers import query
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import urllib.parse
 import pytest
 import pytest_asyncio
 
-from datasette_tei import pages
+from datasette_tei.serve import pages
 from figures_db import (assert_every_figure_opens_its_rows, build, datasette, linked_figures,
                         rows_behind)
 from helpers import query
@@ -138,7 +138,8 @@ def test_linked_figures_reads_numbers_and_bars():
 def test_a_build_of_an_older_version_is_summarised_again(db, tmp_path):
     """Running the build again on a database whose summaries an earlier
     version made recomputes every campaign's figures, with nothing new to load."""
-    from datasette_tei import load, summaries
+    from datasette_tei import summaries
+    from datasette_tei.build import load
 
     path = str(tmp_path / "old.db")
     conn = sqlite3.connect(db)

@@ -10,7 +10,8 @@ import sqlite3
 
 import pytest
 
-from datasette_tei import finish, summaries
+from datasette_tei import summaries
+from datasette_tei.build import finish
 from datasette_tei.schema import ensure_indexes, ensure_schema
 
 PROFILE = [c.strip() for c in finish._PROFILE.split(",")]
@@ -169,7 +170,7 @@ def test_counts_beside_the_indexes_give_the_figures_counted_in_line(tmp_path, mo
     """A build counts the campaigns' rows on other connections, the first
     campaign's while it creates the indexes: every figure is the one a
     build that counts in line, after the indexes, gives."""
-    from datasette_tei import load
+    from datasette_tei.build import load
     from datasette_tei.cli import DEMO_DIR
 
     events = []

@@ -14,7 +14,7 @@ import pytest_asyncio
 from datasette.app import Datasette
 
 from coordination_fixture import add_coordination, copy_demo
-from datasette_tei import queries
+from datasette_tei.serve import queries
 
 SQL_FRAGMENTS = [
     "' OR 1=1 --",

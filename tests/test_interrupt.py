@@ -18,7 +18,7 @@ import urllib.parse
 
 import pytest
 
-from datasette_tei.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text, write_zip
+from datasette_tei.build.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text, write_zip
 from helpers import default_sigint, load_benchmark, query
 
 bench = load_benchmark()
@@ -239,8 +239,8 @@ def test_ctrl_c_gives_one_line_and_the_same_guarantee(tmp_path, sources, clean, 
 def test_ctrl_c_while_a_child_process_parses(tmp_path):
     """A large member is parsed in a child process, which a terminal's Ctrl-C
     reaches too: still one line, nothing half-loaded, no process left."""
-    from datasette_tei import stream
-    from datasette_tei.synthetic import write_big_csv
+    from datasette_tei.build import stream
+    from datasette_tei.build.synthetic import write_big_csv
 
     big = str(tmp_path / "big_082020_tweets_csv_hashed.csv")
     write_big_csv(big, 22_000, n_users=50)

@@ -16,7 +16,7 @@ import pytest_asyncio
 from datasette.app import Datasette
 
 from coordination_fixture import HOSTILE_NAME, add_coordination, copy_demo, without_coordination
-from datasette_tei import network_page, queries
+from datasette_tei.serve import network_page, queries
 
 DATASETTE_1 = hasattr(Datasette, "add_query")
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datasette_tei import parse
-from datasette_tei.parse import RowError
-from datasette_tei.synthetic import LAYOUTS
+from datasette_tei.build import parse
+from datasette_tei.build.parse import RowError
+from datasette_tei.build.synthetic import LAYOUTS
 
 
 @pytest.mark.parametrize(

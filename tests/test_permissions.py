@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 from datasette.app import Datasette
 
-from datasette_tei import load, queries
+from datasette_tei.build import load
+from datasette_tei.serve import queries
 from datasette_tei.cli import DEMO_DIR
 
 DATASETTE_1 = hasattr(Datasette, "add_query")
@@ -312,7 +313,7 @@ async def test_json_answers_carry_datasettes_cors_headers(dbs, cors):
 
 @pytest.mark.asyncio
 async def test_viewable_tables_answers_as_can_view_table(dbs):
-    from datasette_tei import access
+    from datasette_tei.serve import access
 
     configs = [{}, PRIVATE_DATABASE, {"allow": ALICE}, tweets_closed(),
                {"databases": {"public": {"tables": {"tweets_fts": {"allow": ALICE},

@@ -18,8 +18,9 @@ import sqlite3
 
 import pytest
 
-from datasette_tei import load, schema, sqlload, stream
-from datasette_tei.synthetic import LAYOUTS, USERS_HEADER, generate_tweets, make_users, tweets_csv_text, \
+from datasette_tei import schema
+from datasette_tei.build import load, sqlload, stream
+from datasette_tei.build.synthetic import LAYOUTS, USERS_HEADER, generate_tweets, make_users, tweets_csv_text, \
     users_csv_text, write_zip
 from helpers import run_build
 

@@ -16,8 +16,9 @@ import pytest_asyncio
 import yaml
 from datasette.app import Datasette
 
-from datasette_tei import queries, search
-from datasette_tei.plugin import MMAP_BYTES
+from datasette_tei import search
+from datasette_tei.serve import queries
+from datasette_tei.serve.plugin import MMAP_BYTES
 from test_search import oracle as search_oracle
 from test_summaries import campaign_rows, expected, oracle_domain
 
@@ -650,7 +651,7 @@ async def test_readme_json_api_examples_work(demo_db):
 # --- Chart helpers ------------------------------------------------------------------
 
 def test_charts_escape_labels_and_links():
-    from datasette_tei import pages
+    from datasette_tei.serve import pages
 
     svg = str(pages.bar_chart([(XSS[0], 3, 'x" onload="alert(1)'), (XSS[1], 0, None)]))
     assert_escaped("<body>" + svg)
@@ -660,7 +661,7 @@ def test_charts_escape_labels_and_links():
 
 
 def test_month_helpers():
-    from datasette_tei import pages
+    from datasette_tei.serve import pages
 
     assert pages._month_after("2016-12") == "2017-01"
     assert pages._month_after("2016-01") == "2016-02"
@@ -673,7 +674,7 @@ def test_month_helpers():
 
 
 def test_heatmap_has_a_cell_per_hour_and_weekday():
-    from datasette_tei import pages
+    from datasette_tei.serve import pages
 
     svg = str(pages.heatmap([{"weekday": 0, "hour": 23, "tweets": 5, "url": "/a?b=1&c=2"},
                              {"weekday": 1, "hour": 0, "tweets": 1}]))

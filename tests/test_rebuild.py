@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from datasette_tei.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text, write_zip
+from datasette_tei.build.synthetic import generate_tweets, make_users, tweets_csv_text, users_csv_text, write_zip
 from helpers import query, run_build
 
 # When a run was made, how long it took and the digest of the imports it was

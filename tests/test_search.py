@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datasette_tei import search
-from datasette_tei.synthetic import generate_tweets, tweets_csv_text
+from datasette_tei.build.synthetic import generate_tweets, tweets_csv_text
 from helpers import query, run_build
 
 # Tweets in the scripts that need care, and the words of other scripts.

@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from datasette_tei import queries, search as search_mod
+from datasette_tei import search as search_mod
+from datasette_tei.serve import queries
 from test_search import oracle as search_oracle
 
 N = queries.SCAN_LIMIT + 2000  # more matches than the search may read

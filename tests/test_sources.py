@@ -23,7 +23,7 @@ import tempfile
 
 import pytest
 
-from datasette_tei.synthetic import generate_tweets, tweets_csv_text, write_zip
+from datasette_tei.build.synthetic import generate_tweets, tweets_csv_text, write_zip
 from helpers import query
 
 BUILD = os.path.join(os.path.dirname(sys.executable), "datasette-tei")

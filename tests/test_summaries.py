@@ -10,7 +10,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from datasette_tei import finish, summaries
+from datasette_tei import summaries
+from datasette_tei.build import finish
 
 
 def connect(path):
@@ -343,7 +344,7 @@ def test_domains():
 
 def test_a_build_counts_the_lists_beside(tmp_path, monkeypatch):
     """A build takes the two-connection path for every campaign."""
-    from datasette_tei import load
+    from datasette_tei.build import load
     from datasette_tei.cli import DEMO_DIR
 
     made = []

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from datasette_tei import stream
+from datasette_tei.build import stream
 from helpers import query, run_build
 from test_bad_input import assert_good_archive_loaded, csv_text, error_lines, failed_imports, good_sources, tweets
 

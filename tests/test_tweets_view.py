@@ -1,5 +1,5 @@
 """`?_search=` and a campaign's count on `tweets`, answered from the word
-index and the build's figures (datasette_tei/tweets_view.py): every page,
+index and the build's figures (datasette_tei/serve/tweets_view.py): every page,
 its order, its `next` link and its count are Datasette's own, which the same
 Datasette gives with the replacement taken off (tweets_view.uninstall)."""
 import re
@@ -11,8 +11,8 @@ import datasette
 import pytest
 from datasette.app import Datasette
 
-from datasette_tei import tweets_view
-from datasette_tei.synthetic import generate_tweets, tweets_csv_text
+from datasette_tei.serve import tweets_view
+from datasette_tei.build.synthetic import generate_tweets, tweets_csv_text
 from helpers import run_build
 
 DATASETTE_1 = not datasette.__version__.startswith("0.")

@@ -44,9 +44,15 @@ def test_the_wheel_installs_and_serves(tmp_path, demo_db):
     # From a copy of the sources: a build/ folder left in the tree would
     # hand the wheel files that MANIFEST.in no longer lists.
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "dist", "*.egg-info", "test-output", "bench-data", "*.db",
-        "__pycache__"))
+    patterns = shutil.ignore_patterns(
+        ".git", ".venv*", "dist", "*.egg-info", "test-output", "bench-data", "*.db", "__pycache__")
+
+    def ignore(folder, names):
+        # The top folder's build/ only: datasette_tei/build is the package's build side.
+        top = {"build"} & set(names) if pathlib.Path(folder) == ROOT else set()
+        return set(patterns(folder, names)) | top
+
+    shutil.copytree(ROOT, source, ignore=ignore)
     wheels = tmp_path / "wheels"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)])
     [wheel] = wheels.glob("datasette_tei-*.whl")

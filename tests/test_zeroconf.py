@@ -14,7 +14,7 @@ import yaml
 from datasette.app import Datasette
 from markupsafe import escape
 
-from datasette_tei import table_settings
+from datasette_tei.serve import table_settings
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATASETTE_1 = hasattr(Datasette, "add_query")

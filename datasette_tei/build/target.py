@@ -22,7 +22,7 @@ import os
 import sqlite3
 import urllib.parse
 
-from .schema import is_tei_database
+from ..schema import is_tei_database
 
 try:
     import fcntl

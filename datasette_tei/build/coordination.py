@@ -42,7 +42,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from . import groups
-from .schema import ensure_coordination_schema, is_tei_database, now, set_meta, transaction
+from ..schema import ensure_coordination_schema, is_tei_database, now, set_meta, transaction
 from .target import BuildLock, TargetError
 
 # What a run's results depend on besides its parameters: raised when a

@@ -18,8 +18,8 @@ import weakref
 from dataclasses import dataclass, field
 
 from . import access
-from .schema import is_tei_database
-from .summaries import RETWEETED_KEEP
+from ..schema import is_tei_database
+from ..summaries import RETWEETED_KEEP
 
 
 @dataclass(frozen=True)

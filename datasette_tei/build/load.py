@@ -13,11 +13,12 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import finish, media, replace, search, sqlload, summaries
+from .. import search, summaries
+from . import finish, media, replace, sqlload
 from . import stream as stream_mod
 from .archives import ArchiveError, file_checksum, find_archives, raw_text
 from .parse import Converter, RowError
-from .schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
+from ..schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
 from .target import BuildLock, TargetError
 from .target import check as check_target
 

@@ -16,8 +16,8 @@ marked dirty, and the build's last step recomputes its figures and
 summaries; the accounts derived from a campaign's tweets (users rows with
 from_users_file = 0) are derived again there too.
 """
-from . import search
-from .schema import FTS_TABLE
+from .. import search
+from ..schema import FTS_TABLE
 
 
 def previous_imports(conn, archive, member):

@@ -15,7 +15,8 @@ import urllib.parse
 
 from markupsafe import Markup, escape
 
-from . import access, accounts, pages, time_bins
+from .. import accounts, time_bins
+from . import access, pages
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _HASHTAG = re.compile(r"(?<![\w&])#(\w+)")

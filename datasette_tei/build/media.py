@@ -25,7 +25,7 @@ import zipfile
 from collections import namedtuple
 
 from .archives import campaign_for, campaign_from_name, is_junk
-from .schema import now, record_failure, transaction
+from ..schema import now, record_failure, transaction
 from .zipscan import scan_local_headers
 
 MEDIA_SQL = """CREATE TABLE IF NOT EXISTS [media] (

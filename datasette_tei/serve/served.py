@@ -12,7 +12,7 @@ import pathlib
 import sqlite3
 import time
 
-from .schema import is_tei_database
+from ..schema import is_tei_database
 
 _RECHECK_SECONDS = 10
 _known = {}  # database name -> (Datasette instance, table names or None, recheck after)

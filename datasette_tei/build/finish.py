@@ -7,8 +7,9 @@ it again, and until then `tei_meta.build_state` says `building`.
 """
 import sqlite3
 
-from . import accounts, all_campaigns, catalogue, coordination, summaries
-from .schema import INDEXES, ensure_indexes, index_name, now, set_meta
+from .. import accounts, summaries
+from . import all_campaigns, catalogue, coordination
+from ..schema import INDEXES, ensure_indexes, index_name, now, set_meta
 
 # Column list shared by the users table and the profile columns of tweets.
 _PROFILE = (

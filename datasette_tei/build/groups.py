@@ -14,7 +14,7 @@ import contextlib
 import json
 import random
 
-from .summaries import domain
+from ..summaries import domain
 
 TOP = 10  # hashtags and domains kept per group
 _CHUNK = 50_000  # edges read and handed to igraph at a time

@@ -14,10 +14,11 @@ import urllib.parse
 
 from markupsafe import Markup, escape
 
-from . import access, served, summaries, time_bins
-from .schema import dict_rows as _dicts
-from .schema import is_tei_database
-from .schema import tables_and_views as _tables
+from .. import summaries, time_bins
+from . import access, served
+from ..schema import dict_rows as _dicts
+from ..schema import is_tei_database
+from ..schema import tables_and_views as _tables
 
 TOP = 15  # rows per table on a campaign page
 

@@ -28,7 +28,7 @@ import signal
 import zipfile
 import zlib
 
-from . import search
+from .. import search
 from .archives import Archive, ArchiveError, Member, MemberReader, RawReject, raw_text
 from .parse import Converter, RowError, normalise_header, parse_tweet_text
 

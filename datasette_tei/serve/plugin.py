@@ -10,9 +10,10 @@ import re
 from datasette import hookimpl, hookspecs
 from markupsafe import Markup, escape
 
-from . import (access, account_page, accounts, exports, facet_counts, network_page, pages, queries,
-               search, served, table_settings, tweets_view, zeroconf)
-from .schema import is_tei_database
+from .. import accounts, facet_counts, search
+from . import (access, account_page, exports, network_page, pages, queries, served, table_settings,
+               tweets_view, zeroconf)
+from ..schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
 _HASHED = re.compile(r"^(?:[0-9a-f]{64}|[A-Za-z0-9+/]{38,44}={0,2})$")

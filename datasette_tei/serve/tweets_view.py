@@ -41,8 +41,8 @@ that the build's counts match every campaign (facet_counts.current)."""
 import re
 import threading
 
-from . import facet_counts
-from .search import TABLE as FTS
+from .. import facet_counts
+from ..search import TABLE as FTS
 
 # Datasette's search clause (datasette/filters.py): ?_search= matches the
 # index's table name, ?_search_tweet_text= its column; escaped (our
