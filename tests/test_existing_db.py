@@ -268,7 +268,7 @@ def test_database_in_a_read_only_folder_is_refused(tmp_path, archive):
 
 def _start_stopped_build(db, sources):
     """A real build process, stopped by itself with its first batch of rows
-    written (load.checkpoint): it holds the database for as long as the test wants."""
+    written (checkpoints.checkpoint): it holds the database for as long as the test wants."""
     env = dict(os.environ, DATASETTE_TEI_STOP_AT="rows")
     process = subprocess.Popen([BUILD, "build", str(db), "--silent", *map(str, sources)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -3,7 +3,7 @@ interrupted (SIGINT, as Ctrl-C sends it) or out of disk space at known
 phases, and readers during a build.
 
 The build stops itself at a named phase when DATASETTE_TEI_STOP_AT is set
-(see load.checkpoint), so each test kills it exactly there, without timing.
+(see checkpoints.checkpoint), so each test kills it exactly there, without timing.
 After each interruption: every archive is either fully present or absent and
 `imports` says which, the build is not marked complete, and running the same
 command again gives exactly the database of an uninterrupted build.

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 from . import groups
 from ..schema import ensure_coordination_schema, is_tei_database, now, set_meta, transaction
+from .checkpoints import checkpoint
 from .target import BuildLock, TargetError
 
 # What a run's results depend on besides its parameters: raised when a
@@ -290,8 +291,6 @@ def compute_run(conn, spec, is_default=None):
             (now(), edge_count, account_count, group_count, evidence,
              round(time.perf_counter() - started, 3), data_version(conn, spec.scope), run_id),
         )
-        from .load import checkpoint  # the interruption tests' hook
-
         checkpoint("coordination")
     return run_row(conn, run_id)
 

@@ -9,6 +9,7 @@ import sqlite3
 
 from .. import accounts, summaries
 from . import all_campaigns, catalogue, coordination
+from .checkpoints import checkpoint
 from ..schema import INDEXES, ensure_indexes, index_name, now, set_meta
 
 # Column list shared by the users table and the profile columns of tweets.
@@ -36,8 +37,6 @@ _CAMPAIGN_INDEXES = tuple(
 
 
 def finish(conn, progress):
-    from .load import checkpoint  # the interruption tests' hook
-
     dirty = [row[0] for row in conn.execute("SELECT campaign FROM tei_dirty ORDER BY campaign")]
     reader = _reader(conn)
     progress.message("Creating indexes")

@@ -8,7 +8,6 @@ job. Members already imported (same campaign, same checksum) are skipped.
 """
 import json
 import os
-import signal
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from .. import search, summaries
 from . import finish, media, replace, sqlload
 from . import stream as stream_mod
 from .archives import ArchiveError, file_checksum, find_archives, raw_text
+from .checkpoints import checkpoint
 from .parse import Converter, RowError
 from ..schema import FTS_TABLE, ensure_schema, now, record_failure, set_meta, transaction
 from .target import BuildLock, TargetError
@@ -31,23 +31,6 @@ REJECT_SAMPLES = 10  # rejected rows named in the build's summary
 MAX_REJECTS_LISTED = 100_000
 MAX_REJECT_RAW = 10_000_000
 MAX_RAW_PENDING = 1_000_000  # raw text held before it is written
-
-# For the interruption tests: with DATASETTE_TEI_STOP_AT=<phase>[:<n>] set,
-# the build stops itself (SIGSTOP) the n-th time (default 1) it reaches
-# <phase>, so that a test can kill or interrupt it exactly there. Phases:
-# "rows" (a batch written, its archive's transaction still open), "indexes"
-# (indexes created, not yet committed), "summary" (a campaign summarised,
-# not yet committed). Unset, as in normal use, it does nothing.
-_reached = defaultdict(int)
-
-
-def checkpoint(phase):
-    wanted = os.environ.get("DATASETTE_TEI_STOP_AT")
-    if wanted and wanted.split(":")[0] == phase:
-        _reached[phase] += 1
-        if _reached[phase] == int(wanted.partition(":")[2] or 1):
-            os.kill(os.getpid(), signal.SIGSTOP)
-
 
 class BuildError(Exception):
     """The build as a whole cannot go on (no database, no sources)."""
