@@ -1,6 +1,6 @@
 """The default facets of tweets answered from the counts the build made
-(facet_counts.py): the same results, links and time-outs as Datasette's own
-facets, on Datasette 0.65 and on the 1.0 alphas.
+(facet_counts.py, serve/precomputed_facets.py): the same results, links and
+time-outs as Datasette's own facets, on Datasette 0.65 and on the 1.0 alphas.
 
 The reference is the same database without the counts, where the facets
 are Datasette's own computation over the rows."""
@@ -20,7 +20,7 @@ from datasette.app import Datasette
 from datasette_tei import facet_counts
 from datasette_tei.build import load
 from datasette_tei.build.synthetic import generate_tweets, tweets_csv_text
-from datasette_tei.serve import live_facets
+from datasette_tei.serve import live_facets, precomputed_facets
 from helpers import query
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -336,7 +336,7 @@ def test_refresh_without_an_id_table_and_again(demo_db, tmp_path):
     ("select a, (select 1) from tweets ", [], (False, None)),
 ])
 def test_which_views_the_counts_answer(sql, params, expected):
-    assert facet_counts.view_campaign(sql, params) == expected
+    assert precomputed_facets.view_campaign(sql, params) == expected
 
 
 async def suggested(ds, path, table, query=""):
@@ -360,7 +360,7 @@ async def test_no_facet_suggestions_on_tweets_nor_on_large_views(demo_db, tmp_pa
     other = copy(demo_db, str(tmp_path / "other"), "DROP TABLE tei_meta")
     assert await suggested(make_datasette(other), other, "tweets")
     # A view of more rows than the limit gets none.
-    monkeypatch.setattr(facet_counts, "SUGGEST_MAX_ROWS", 3)
+    monkeypatch.setattr(precomputed_facets, "SUGGEST_MAX_ROWS", 3)
     assert await suggested(make_datasette(demo_db), demo_db, "users") == set()
 
 
@@ -419,7 +419,7 @@ async def test_a_view_too_large_for_live_facets_runs_none(demo_db, monkeypatch):
     are reported as timed out, as Datasette's time-out reports them, and
     none is run."""
     rows = query(demo_db, f"SELECT count(*) FROM tweets WHERE {LIVE_WHERE}")[0][0]
-    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 1)
+    monkeypatch.setattr(precomputed_facets, "LIVE_FACET_ROWS_PER_MS", 1)
     ds = make_datasette(demo_db, settings={"facet_time_limit_ms": rows - 1})  # bound: rows - 1
     ran = record_facet_queries(ds)
     assert await html_facets(ds, demo_db, LIVE_VIEW) == (set(), DEFAULT)
@@ -428,7 +428,7 @@ async def test_a_view_too_large_for_live_facets_runs_none(demo_db, monkeypatch):
     if DATASETTE_1:  # 0.65's JSON has no time-outs
         assert sorted(timed_out) == sorted(DEFAULT)
     # A search, the page this is for: any view of more rows than the bound.
-    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 0)
+    monkeypatch.setattr(precomputed_facets, "LIVE_FACET_ROWS_PER_MS", 0)
     assert await html_facets(ds, demo_db, "_search=news") == (set(), DEFAULT)
     assert await html_facets(ds, demo_db, "_search=news&_facet=userid") == (
         set(), DEFAULT | {"userid"})
@@ -441,7 +441,7 @@ async def test_a_view_too_large_for_live_facets_runs_none(demo_db, monkeypatch):
 @pytest.mark.asyncio
 async def test_a_view_within_the_bound_gets_live_facets(demo_db, monkeypatch):
     rows = query(demo_db, f"SELECT count(*) FROM tweets WHERE {LIVE_WHERE}")[0][0]
-    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 1)
+    monkeypatch.setattr(precomputed_facets, "LIVE_FACET_ROWS_PER_MS", 1)
     ds = make_datasette(demo_db, settings={"facet_time_limit_ms": rows})  # bound: rows
     ran = record_facet_queries(ds)
     assert await html_facets(ds, demo_db, LIVE_VIEW) == (DEFAULT, set())
@@ -461,14 +461,14 @@ async def test_without_a_count_a_search_is_judged_by_its_matches(demo_db, monkey
     """?_nocount=1 leaves no row count: a search's matches, counted in the
     index, still decide; any other view runs its facets, as Datasette would."""
     matches = query(demo_db, "SELECT count(*) FROM tweets_fts WHERE tweets_fts MATCH 'news'")[0][0]
-    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 1)
+    monkeypatch.setattr(precomputed_facets, "LIVE_FACET_ROWS_PER_MS", 1)
     for bound, live in ((matches - 1, False), (matches, True)):
         ds = make_datasette(demo_db, settings={"facet_time_limit_ms": bound})
         ran = record_facet_queries(ds)
         assert await html_facets(ds, demo_db, "_search=news&_nocount=1") == (
             (DEFAULT, set()) if live else (set(), DEFAULT))
         assert len([sql for sql in ran if "FROM tweets_fts WHERE" in sql]) == 1
-    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 0)  # bound: 0 rows
+    monkeypatch.setattr(precomputed_facets, "LIVE_FACET_ROWS_PER_MS", 0)  # bound: 0 rows
     ds = make_datasette(demo_db)
     assert await html_facets(ds, demo_db, LIVE_VIEW) == (set(), DEFAULT)
     assert await html_facets(ds, demo_db, f"{LIVE_VIEW}&_nocount=1") == (DEFAULT, set())
@@ -483,7 +483,7 @@ async def test_a_capped_count_is_counted_on_to_the_bound(demo_db, monkeypatch):
 
     rows = query(demo_db, f"SELECT count(*) FROM tweets WHERE {LIVE_WHERE}")[0][0]
     monkeypatch.setattr(Database, "count_limit", 50)
-    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 1)
+    monkeypatch.setattr(precomputed_facets, "LIVE_FACET_ROWS_PER_MS", 1)
     for bound, live in ((rows - 1, False), (rows, True)):
         ds = make_datasette(demo_db, settings={"facet_time_limit_ms": bound})
         ran = record_facet_queries(ds)
@@ -496,7 +496,7 @@ async def test_a_capped_count_is_counted_on_to_the_bound(demo_db, monkeypatch):
     ran = record_facet_queries(ds)
     for view in ("", f"campaign={campaign_names(demo_db)[0]}"):
         assert await html_facets(ds, demo_db, view) == (DEFAULT, set())
-    assert ran and all(sql == facet_counts.TOP_SQL for sql in ran)
+    assert ran and all(sql == precomputed_facets.TOP_SQL for sql in ran)
     # A search: its matches are counted in the full-text index first.
     matches = query(demo_db, "SELECT count(*) FROM tweets_fts WHERE tweets_fts MATCH 'news'")[0][0]
     monkeypatch.setattr(Database, "count_limit", 10)
@@ -520,20 +520,20 @@ async def test_the_counts_still_answer_views_above_the_bound(demo_db, monkeypatc
     campaign = campaign_names(demo_db)[0]
     views = ["", f"campaign={campaign}"]
     want = [await facets(make_datasette(demo_db), demo_db, view) for view in views]
-    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 0)  # bound: 0 rows
+    monkeypatch.setattr(precomputed_facets, "LIVE_FACET_ROWS_PER_MS", 0)  # bound: 0 rows
     ds = make_datasette(demo_db)
     ran = record_facet_queries(ds)
     for view, expected in zip(views, want):
         assert await facets(ds, demo_db, view) == expected, view
         assert set(expected[0]) == DEFAULT and not expected[1]
         assert await html_facets(ds, demo_db, f"{view}&_facet=userid") == (DEFAULT, {"userid"})
-    assert ran and all(sql == facet_counts.TOP_SQL for sql in ran)
+    assert ran and all(sql == precomputed_facets.TOP_SQL for sql in ran)
 
 
 @pytest.mark.asyncio
 async def test_other_databases_keep_live_facets_on_large_views(demo_db, tmp_path, monkeypatch):
     other = copy(demo_db, str(tmp_path / "other"), "DROP TABLE tei_meta")
-    monkeypatch.setattr(facet_counts, "LIVE_FACET_ROWS_PER_MS", 0)  # bound: 0 rows
+    monkeypatch.setattr(precomputed_facets, "LIVE_FACET_ROWS_PER_MS", 0)  # bound: 0 rows
     ds = make_datasette(other)
     ran = record_facet_queries(ds)
     assert await html_facets(ds, other, LIVE_VIEW) == (DEFAULT, set())

@@ -10,9 +10,9 @@ import re
 from datasette import hookimpl, hookspecs
 from markupsafe import Markup, escape
 
-from .. import accounts, facet_counts, search
-from . import (access, account_page, exports, network_page, pages, queries, served, table_settings,
-               tweets_view, zeroconf)
+from .. import accounts, search
+from . import (access, account_page, exports, network_page, pages, precomputed_facets, queries, served,
+               table_settings, tweets_view, zeroconf)
 from ..schema import is_tei_database
 
 # 2018 hashes are 64 hex digits; later ones base64-like, 40-44 chars.
@@ -115,10 +115,10 @@ def prepare_connection(conn, database, datasette):
 def register_facet_classes():
     # Datasette's column, array and date facets, answered from the counts the
     # build made when the page is the tweets table, whole or one campaign's
-    # (facet_counts.py). A wrapper, so that metadata keeps the plain facet
+    # (precomputed_facets.py). A wrapper, so that metadata keeps the plain facet
     # names and every other table and view is faceted by Datasette's code.
     outcome = yield
-    outcome.force_result(facet_counts.replace_facet_classes(outcome.get_result()))
+    outcome.force_result(precomputed_facets.replace_facet_classes(outcome.get_result()))
 
 
 @hookimpl
