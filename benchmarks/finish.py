@@ -52,7 +52,10 @@ WRITTEN = {
 CHILD = r"""
 import json, sqlite3, sys, time
 import datasette_tei
-from datasette_tei.build import finish, load
+try:
+    from datasette_tei.build import finish, load
+except ImportError:  # a version from before the modules were grouped by side
+    from datasette_tei import finish, load
 from datasette_tei.schema import INDEXES, ensure_schema, index_name
 
 db = sys.argv[1]
