@@ -24,7 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
-from coordination_fixture import DDL, SERVING_INDEXES  # noqa: E402
+from coordination_fixture import TABLES  # noqa: E402
+from datasette_tei import schema  # noqa: E402
 from datasette_tei.build import load  # noqa: E402
 from datasette_tei.cli import DEMO_DIR  # noqa: E402
 
@@ -35,7 +36,13 @@ def make(path, edges, indexes):
     report = load.build(path, [DEMO_DIR])
     assert report.ok, report.errors
     conn = sqlite3.connect(path)
-    conn.executescript(DDL + (SERVING_INDEXES if indexes else ""))
+    # The build made the coordination tables (and the demo's own runs):
+    # emptied here for the generated network, without its indexes if asked.
+    for table in TABLES:
+        conn.execute(f"DELETE FROM [{table}]")
+    if not indexes:
+        for table, columns in schema.COORDINATION_INDEXES:
+            conn.execute(f"DROP INDEX [{schema.index_name(table, columns)}]")
     campaigns = [r[0] for r in conn.execute("SELECT name FROM campaigns ORDER BY name")]
     rng = random.Random(1)
     accounts = max(edges // 20, 100)
@@ -55,13 +62,15 @@ def make(path, edges, indexes):
 
     conn.executemany("INSERT OR IGNORE INTO coordination_edges VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows())
     groups = max(accounts // 10, 1)
-    conn.executemany("INSERT INTO coordination_groups VALUES (1, ?, ?, ?)",
+    conn.executemany("INSERT INTO coordination_groups (run_id, userid, group_id, campaign) VALUES (1, ?, ?, ?)",
                      ((ids[i], 1 + i % groups, campaign_of[i]) for i in range(accounts)))
     conn.executemany(
-        "INSERT INTO coordination_group_summaries VALUES (1, ?, ?, ?, NULL, NULL, '[]', '[]', 0, 0, 0)",
+        "INSERT INTO coordination_group_summaries (run_id, group_id, size, campaigns, top_hashtags, top_domains, "
+        "tweets, coordinated_tweets, coordinated_share) VALUES (1, ?, ?, ?, '[]', '[]', 0, 0, 0)",
         ((g, accounts // groups, '["' + '", "'.join(campaigns) + '"]') for g in range(1, groups + 1)))
     conn.execute(
-        "INSERT INTO coordination_runs VALUES (1, 'co_retweet', 1, 2, '*', 1, '{}', "
+        "INSERT INTO coordination_runs (id, kind, window_minutes, min_weight, scope, is_default, parameters, "
+        "created, edge_count, account_count, group_count) VALUES (1, 'co_retweet', 1, 2, '*', 1, '{}', "
         "'2026-12-01T00:00:00Z', ?, ?, ?)", (edges, accounts, groups))
     conn.commit()
     conn.close()
