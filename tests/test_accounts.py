@@ -103,6 +103,35 @@ async def test_unknown_account_is_404(ds):
 
 
 @pytest.mark.asyncio
+async def test_an_account_counted_per_request_stops_at_the_time_limit(db, tmp_path):
+    # A database built before account_summaries, with an account of 300,000
+    # tweets: its figures are counted per request, which must stop where
+    # Datasette stops its own queries (sql_time_limit_ms), with a clear answer.
+    path = copy(db, tmp_path)
+    userid = prolific(db)
+    conn = sqlite3.connect(path)
+    conn.execute(f"DROP TABLE {accounts.TABLE}")
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(tweets)")]
+    copied = ", ".join("t.tweetid + k.n * 1000000000000" if c == "tweetid" else f"t.[{c}]" for c in columns)
+    conn.execute(f"""WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 2500)
+                     INSERT OR IGNORE INTO tweets ({", ".join(f"[{c}]" for c in columns)})
+                     SELECT {copied} FROM tweets AS t, k WHERE t.userid = ?""", (userid,))
+    conn.commit()
+    assert conn.execute("SELECT count(*) FROM tweets WHERE userid = ?", (userid,)).fetchone()[0] > 250_000
+    conn.close()
+    ds = datasette(path, settings={"sql_time_limit_ms": 50})
+    response = await ds.client.get(pages.account_path(ds, userid, ".json"))
+    assert response.status_code == 500, response.text[:300]
+    assert "time limit" in response.json()["error"]
+    response = await ds.client.get(pages.account_path(ds, userid))
+    assert response.status_code == 500 and "too large to read in time" in response.text
+    # Another account of the same database answers in full within that limit.
+    other = query(path, "SELECT userid FROM tweets WHERE userid != ? LIMIT 1", (userid,))[0][0]
+    figures = (await get(ds, pages.account_path(ds, other, ".json"))).json()["databases"][0]["figures"]
+    assert figures["source"] == "live" and figures["tweets"] > 0
+
+
+@pytest.mark.asyncio
 async def test_timeline_pages_cover_every_tweet_once_in_order(ds, db):
     userid = prolific(db)
     want = [r[0] for r in query(

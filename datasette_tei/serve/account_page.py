@@ -11,6 +11,7 @@ Tweet and profile text is hostile: the template autoescapes, and the tweet
 text is linked (URLs, hashtags) from escaped pieces only.
 """
 import re
+import sqlite3
 import urllib.parse
 
 from markupsafe import Markup, escape
@@ -186,7 +187,24 @@ def charts(f):
     }
 
 
+def _bounded(datasette, read):
+    """`read` (a function of a connection) for execute_fn, stopped past
+    sql_time_limit_ms as Datasette stops its own queries: an account's
+    figures are stored at build time for prolific accounts, but a database
+    built before account_summaries existed counts them per request."""
+    from datasette.utils import sqlite_timelimit
+
+    limit = datasette.setting("sql_time_limit_ms")
+
+    def bounded(conn):
+        with sqlite_timelimit(conn, limit):
+            return read(conn)
+
+    return bounded
+
+
 async def account(datasette, request):
+    from datasette.database import QueryInterrupted
     from datasette.utils.asgi import Response
 
     fmt = request.url_vars.get("format") or ""
@@ -200,15 +218,27 @@ async def account(datasette, request):
     after = _cursor(request.args.get("after"))
     path = pages.account_path(datasette, userid)
     sections = []
-    for database in await access.visible_tei_databases(datasette, actor):
-        db = datasette.databases[database]
-        cursor = after if database == wanted_db else None
-        partners = await access.viewable_tables(
-            datasette, actor, database, PARTNER_TABLES) == set(PARTNER_TABLES)
-        data = await db.execute_fn(lambda conn: read(conn, userid, cursor, partners))
-        if data is None:
-            continue
-        sections.append(add_links(datasette, database, userid, data, path))
+    try:
+        for database in await access.visible_tei_databases(datasette, actor):
+            db = datasette.databases[database]
+            cursor = after if database == wanted_db else None
+            partners = await access.viewable_tables(
+                datasette, actor, database, PARTNER_TABLES) == set(PARTNER_TABLES)
+            data = await db.execute_fn(
+                _bounded(datasette, lambda conn: read(conn, userid, cursor, partners)))
+            if data is None:
+                continue
+            sections.append(add_links(datasette, database, userid, data, path))
+    except (QueryInterrupted, sqlite3.OperationalError) as error:
+        if "interrupted" not in str(error):
+            raise
+        message = "Reading this account took longer than the server's time limit."
+        if fmt == ".json":
+            return pages._json_response(datasette, {"ok": False, "error": message, "status": 500}, status=500)
+        html = await datasette.render_template(
+            "tei_account.html", {"userid": userid, "sections": [], "message": message,
+                                 "heading": "Account too large to read in time"}, request=request)
+        return Response.html(html, status=500)
     if not sections:
         message = f"No account “{userid}” in the served databases."
         if fmt == ".json":
